@@ -1,0 +1,60 @@
+package controllers
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
+)
+
+// The functions here set conditions in the kstatus conventions: Ready summarises; Reconciling
+// is present only while a failed scan is being retried; Stalled only while the spec cannot
+// work. A new generation not yet observed reads as in progress to kstatus by itself, since a
+// scan finishes within one reconcile. Each keeps lastTransitionTime when a condition's status
+// does not change.
+
+// markReady records a good scan.
+func markReady(wi *imagesv1.WatchedImage, now metav1.Time, reason, message string) {
+	setCondition(wi, now, imagesv1.ReadyCondition, metav1.ConditionTrue, reason, message)
+	meta.RemoveStatusCondition(&wi.Status.Conditions, imagesv1.ReconcilingCondition)
+	meta.RemoveStatusCondition(&wi.Status.Conditions, imagesv1.StalledCondition)
+}
+
+// markFailed records a scan that failed for a reason that may pass (the registry, the
+// credentials); the last good result stays.
+func markFailed(wi *imagesv1.WatchedImage, now metav1.Time, reason, message string) {
+	setCondition(wi, now, imagesv1.ReadyCondition, metav1.ConditionFalse, reason, message)
+	setCondition(wi, now, imagesv1.ReconcilingCondition, metav1.ConditionTrue, reason, "retrying with backoff: "+message)
+	meta.RemoveStatusCondition(&wi.Status.Conditions, imagesv1.StalledCondition)
+}
+
+// markStalled records a spec that cannot work until it is changed.
+func markStalled(wi *imagesv1.WatchedImage, now metav1.Time, message string) {
+	setCondition(wi, now, imagesv1.ReadyCondition, metav1.ConditionFalse, imagesv1.InvalidSpecReason, message)
+	setCondition(wi, now, imagesv1.StalledCondition, metav1.ConditionTrue, imagesv1.InvalidSpecReason, message)
+	meta.RemoveStatusCondition(&wi.Status.Conditions, imagesv1.ReconcilingCondition)
+}
+
+func setCondition(wi *imagesv1.WatchedImage, now metav1.Time, typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&wi.Status.Conditions, metav1.Condition{
+		Type:               typ,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: wi.Generation,
+		LastTransitionTime: now,
+	})
+}
+
+// markSuspended says scanning is off without changing what Ready claims about the last
+// result: a good result stays Ready=True, a failed one stays False, none at all is Unknown.
+func markSuspended(wi *imagesv1.WatchedImage, now metav1.Time) {
+	status := metav1.ConditionUnknown
+	if c := meta.FindStatusCondition(wi.Status.Conditions, imagesv1.ReadyCondition); c != nil {
+		status = c.Status
+	}
+	message := "scanning is suspended (spec.suspend); status shows the last scan"
+	setCondition(wi, now, imagesv1.ReadyCondition, status, imagesv1.SuspendedReason, message)
+	meta.RemoveStatusCondition(&wi.Status.Conditions, imagesv1.ReconcilingCondition)
+	meta.RemoveStatusCondition(&wi.Status.Conditions, imagesv1.StalledCondition)
+}

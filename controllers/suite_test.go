@@ -1,0 +1,180 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
+	"github.com/imagewatcher/image-watcher/internal/registry"
+)
+
+// The suite runs one real kube-apiserver and etcd (envtest) and one manager for every test
+// in this package; each test works in a namespace of its own.
+var (
+	k8sClient client.Client
+	restCfg   *rest.Config
+	clock     = &testClock{}
+)
+
+// testClock is real time plus an offset a test can add to, so "the interval has passed" is
+// tested without waiting a minute.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		fmt.Fprintln(os.Stderr, "controllers: KUBEBUILDER_ASSETS is not set; run `make test` (it provides etcd and kube-apiserver)")
+		return 1
+	}
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
+
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	restCfg = cfg
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(imagesv1.AddToScheme(scheme))
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating a client:", err)
+		return 1
+	}
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating the manager:", err)
+		return 1
+	}
+	reconciler := &WatchedImageReconciler{
+		Client:    mgr.GetClient(),
+		Registry:  &registry.Client{Timeout: 2 * time.Second},
+		Recorder:  mgr.GetEventRecorder("image-watcher"),
+		Now:       clock.Now,
+		RetryBase: 200 * time.Millisecond,
+		RetryMax:  time.Second,
+	}
+	if err := reconciler.setupWith(mgr, reconciles); err != nil {
+		fmt.Fprintln(os.Stderr, "setting up the reconciler:", err)
+		return 1
+	}
+	reconciles.next = reconciler
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	code := m.Run()
+	cancel()
+	if err := <-done; err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		return 1
+	}
+	return code
+}
+
+// zapLevel keeps test output to errors unless TEST_VERBOSE is set (then V(1) debug too).
+func zapLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE") != "" {
+		return zapcore.Level(-1)
+	}
+	return zapcore.ErrorLevel
+}
+
+// newNamespace creates a namespace for one test and deletes it afterwards.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "wi-test-"}}
+	if err := k8sClient.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), ns) })
+	return ns.Name
+}
+
+// eventually retries check until it returns nil or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// reconcileCounter counts reconciles per object, to prove there is no hot loop.
+type reconcileCounter struct {
+	next reconcile.Reconciler
+
+	mu     sync.Mutex
+	counts map[types.NamespacedName]int
+}
+
+var reconciles = &reconcileCounter{counts: map[types.NamespacedName]int{}}
+
+func (c *reconcileCounter) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	c.mu.Lock()
+	c.counts[req.NamespacedName]++
+	c.mu.Unlock()
+	return c.next.Reconcile(ctx, req)
+}
+
+func (c *reconcileCounter) count(ns, name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[types.NamespacedName{Namespace: ns, Name: name}]
+}

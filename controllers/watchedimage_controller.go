@@ -1,0 +1,284 @@
+// Package controllers holds the WatchedImage reconciler: the only code that reads from and
+// writes to the API server.
+package controllers
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
+	"github.com/imagewatcher/image-watcher/internal/registry"
+	"github.com/imagewatcher/image-watcher/internal/tagcache"
+	"github.com/imagewatcher/image-watcher/internal/versions"
+)
+
+// TagLister lists every tag of a repository; *registry.Client is the real one.
+type TagLister interface {
+	ListTags(ctx context.Context, repo name.Repository, keychain authn.Keychain) ([]string, error)
+}
+
+var _ TagLister = (*registry.Client)(nil)
+
+// WatchedImageReconciler keeps each WatchedImage's status at the newest eligible tag.
+type WatchedImageReconciler struct {
+	client.Client
+	// Registry lists tags; Cache shares its listings between resources.
+	Registry TagLister
+	Cache    *tagcache.Cache
+	// Keychain is the controller's own credentials (its docker config).
+	Keychain authn.Keychain
+	Recorder events.EventRecorder
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// RetryBase and RetryMax bound the backoff after a failed scan.
+	RetryBase, RetryMax time.Duration
+	// MaxConcurrentReconciles is how many resources are reconciled at once.
+	MaxConcurrentReconciles int
+
+	backoff *backoff
+}
+
+// +kubebuilder:rbac:groups=images.imagewatcher.dev,resources=watchedimages,verbs=get;list;watch
+// +kubebuilder:rbac:groups=images.imagewatcher.dev,resources=watchedimages/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile fetches the resource, snapshots it, and patches status once on the way out.
+func (r *WatchedImageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	var wi imagesv1.WatchedImage
+	if err := r.Get(ctx, req.NamespacedName, &wi); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.backoff.forget(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	before := wi.DeepCopy()
+	defer func() {
+		if equality.Semantic.DeepEqual(before.Status, wi.Status) {
+			return
+		}
+		if perr := r.Status().Patch(ctx, &wi, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+			err = errors.Join(err, fmt.Errorf("patching status: %w", perr))
+		}
+	}()
+	return r.reconcile(ctx, &wi), nil
+}
+
+// reconcile decides what the resource needs and records it in wi.Status. Every path returns
+// a plain RequeueAfter: errors here are the registry's or the spec's, and each has its own
+// retry policy, which the workqueue's error backoff would override.
+func (r *WatchedImageReconciler) reconcile(ctx context.Context, wi *imagesv1.WatchedImage) ctrl.Result {
+	now := r.now()
+	stamp := metav1.NewTime(now)
+	key := types.NamespacedName{Namespace: wi.Namespace, Name: wi.Name}
+
+	if wi.Spec.Suspend {
+		// Observing the suspended generation makes un-suspending (a new generation) rescan at once.
+		wi.Status.ObservedGeneration = wi.Generation
+		markSuspended(wi, stamp)
+		return ctrl.Result{}
+	}
+
+	target, err := parseTarget(wi)
+	if err != nil {
+		// Not retried: only a spec change (a new generation) can fix it.
+		wi.Status.ObservedGeneration = wi.Generation
+		markStalled(wi, stamp, err.Error())
+		return ctrl.Result{}
+	}
+
+	specChanged := wi.Status.ObservedGeneration != wi.Generation || rescanRequested(wi)
+	if specChanged {
+		r.backoff.forget(key)
+	}
+	if wait := r.backoff.waiting(key, now); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}
+	}
+	if due, wait := scanDue(wi, now); !due {
+		return ctrl.Result{RequeueAfter: wait}
+	}
+
+	listing, err := r.listTags(ctx, wi, target.repo)
+	if err != nil {
+		wait := r.backoff.failed(key, now, registry.RetryAfter(err))
+		reason := failureReason(err)
+		log.FromContext(ctx).Info("scan failed", "reason", reason, "error", err.Error(), "retryIn", wait)
+		if ready := readyCondition(wi); ready == nil || ready.Reason != reason {
+			r.event(wi, "Warning", reason, "Scan", err.Error())
+		}
+		markFailed(wi, stamp, reason, err.Error())
+		return ctrl.Result{RequeueAfter: wait}
+	}
+	r.backoff.forget(key)
+
+	result, err := versions.Evaluate(listing.Listing, wi.Spec.CurrentTag, target.filter)
+	if err != nil { // parseTarget checked currentTag, so this is a defect, not a spec error.
+		markStalled(wi, stamp, err.Error())
+		return ctrl.Result{}
+	}
+	r.recordScan(wi, target, listing, result, stamp)
+	_, wait := scanDue(wi, now)
+	return ctrl.Result{RequeueAfter: jitter(wait)}
+}
+
+// target is what a spec asks for, parsed: whatever fails here fails until the spec changes.
+type target struct {
+	repo     name.Repository
+	strategy versions.Strategy
+	filter   versions.Filter
+}
+
+func parseTarget(wi *imagesv1.WatchedImage) (target, error) {
+	repo, err := registry.ParseRepository(wi.Spec.Image, wi.Spec.Insecure)
+	if err != nil {
+		return target{}, fmt.Errorf("spec.image: %w", err)
+	}
+	strategy, err := versions.ParseStrategy(wi.Spec.Strategy)
+	if err != nil {
+		return target{}, fmt.Errorf("spec.strategy: %w", err)
+	}
+	if _, ok := versions.Parse(wi.Spec.CurrentTag); !ok {
+		return target{}, fmt.Errorf("spec.currentTag %q is not a version such as v1.2.3", wi.Spec.CurrentTag)
+	}
+	var include, exclude string
+	if f := wi.Spec.TagFilter; f != nil {
+		include, exclude = f.Include, f.Exclude
+	}
+	filter, err := versions.NewFilter(wi.Spec.Constraint, include, exclude)
+	if err != nil {
+		return target{}, fmt.Errorf("spec.%w", err)
+	}
+	return target{repo: repo, strategy: strategy, filter: filter}, nil
+}
+
+// listTags returns the repository's listing through the shared cache: a listing fetched
+// within this resource's interval serves it, unless a rescan was requested.
+func (r *WatchedImageReconciler) listTags(ctx context.Context, wi *imagesv1.WatchedImage, repo name.Repository) (tagcache.Listing, error) {
+	maxAge := wi.Spec.Interval.Duration
+	if rescanRequested(wi) {
+		maxAge = 0
+	}
+	// The controller's own credentials are the only ones yet, so every resource may share.
+	key := repo.String() + "|controller"
+	return r.Cache.Get(ctx, key, maxAge, func(ctx context.Context) ([]string, error) {
+		return r.Registry.ListTags(ctx, repo, r.Keychain)
+	})
+}
+
+// recordScan writes a successful scan into status and announces a newer latest tag.
+func (r *WatchedImageReconciler) recordScan(wi *imagesv1.WatchedImage, t target, listing tagcache.Listing, res versions.Result, now metav1.Time) {
+	st := &wi.Status
+	previous := st.LatestTag
+	latest := res.For(t.strategy)
+
+	st.ObservedGeneration = wi.Generation
+	st.LatestTag = latest
+	st.LatestImage = registry.FullImage(t.repo, latest)
+	st.UpgradeAvailable = latest != wi.Spec.CurrentTag
+	st.Latest = &imagesv1.LatestTags{Patch: res.Patch, Bugfix: res.Bugfix, Minor: res.Minor, Major: res.Major}
+	st.TagCount = listing.Len()
+	scanned := metav1.NewTime(listing.FetchedAt)
+	st.LastScanTime = &scanned
+	if v, ok := wi.Annotations[imagesv1.RequestedAtAnnotation]; ok {
+		st.LastHandledRequestedAt = v
+	}
+	markReady(wi, now, imagesv1.SucceededReason, readyMessage(wi, res, listing.Len()))
+
+	if latest != previous && st.UpgradeAvailable {
+		from := previous
+		if from == "" {
+			from = wi.Spec.CurrentTag
+		}
+		r.event(wi, "Normal", "UpgradeAvailable", "Scan", fmt.Sprintf("%s upgrade available: %s -> %s", t.strategy, from, latest))
+	}
+}
+
+func readyMessage(wi *imagesv1.WatchedImage, res versions.Result, tagCount int) string {
+	msg := fmt.Sprintf("%s is the newest %s version for %s (%d tags listed)",
+		wi.Status.LatestTag, wi.Spec.Strategy, wi.Spec.CurrentTag, tagCount)
+	if !wi.Status.UpgradeAvailable {
+		msg = fmt.Sprintf("no newer %s version than %s (%d tags listed)", wi.Spec.Strategy, wi.Spec.CurrentTag, tagCount)
+	}
+	if !res.CurrentFound {
+		msg += fmt.Sprintf("; note: currentTag %s is not in the registry", wi.Spec.CurrentTag)
+	}
+	return msg
+}
+
+// failureReason maps a registry error to the Ready reason a person acts on.
+func failureReason(err error) string {
+	switch registry.KindOf(err) {
+	case registry.NotFound:
+		return imagesv1.NotFoundReason
+	case registry.Unauthorized:
+		return imagesv1.UnauthorizedReason
+	case registry.RateLimited:
+		return imagesv1.RateLimitedReason
+	default:
+		return imagesv1.RegistryErrorReason
+	}
+}
+
+func readyCondition(wi *imagesv1.WatchedImage) *metav1.Condition {
+	for i := range wi.Status.Conditions {
+		if wi.Status.Conditions[i].Type == imagesv1.ReadyCondition {
+			return &wi.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func (r *WatchedImageReconciler) event(wi *imagesv1.WatchedImage, eventType, reason, action, note string) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(wi, nil, eventType, reason, action, "%s", note)
+	}
+}
+
+func (r *WatchedImageReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// SetupWithManager registers the reconciler. Status writes are watch events too, so only a
+// new generation (spec change) or an annotation change (a rescan request) triggers a
+// reconcile; the interval is kept by RequeueAfter.
+func (r *WatchedImageReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return r.setupWith(mgr, r)
+}
+
+// setupWith registers rec, which is r itself or, in tests, r wrapped to observe its calls.
+func (r *WatchedImageReconciler) setupWith(mgr ctrl.Manager, rec reconcile.Reconciler) error {
+	if r.Cache == nil {
+		r.Cache = &tagcache.Cache{Now: r.Now}
+	}
+	if r.Keychain == nil {
+		r.Keychain = authn.DefaultKeychain
+	}
+	r.backoff = newBackoff(cmp.Or(r.RetryBase, 5*time.Second), cmp.Or(r.RetryMax, 10*time.Minute))
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&imagesv1.WatchedImage{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cmp.Or(r.MaxConcurrentReconciles, 4)}).
+		Named("watchedimage").
+		Complete(rec)
+}

@@ -1,0 +1,108 @@
+// Command image-watcher runs the WatchedImage controller, or with `check` answers one
+// question about one image without a cluster.
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
+	"github.com/imagewatcher/image-watcher/controllers"
+	"github.com/imagewatcher/image-watcher/internal/check"
+	"github.com/imagewatcher/image-watcher/internal/registry"
+)
+
+var scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(imagesv1.AddToScheme(scheme))
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		ctx, cancel := context.WithCancel(context.Background())
+		code := check.Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		cancel()
+		os.Exit(code)
+	}
+	os.Exit(runManager())
+}
+
+func runManager() int {
+	var (
+		metricsAddr, probeAddr  string
+		leaderElect             bool
+		maxConcurrentReconciles int
+		registryTimeout         time.Duration
+		kubeQPS                 float64
+		kubeBurst               int
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the Prometheus metrics endpoint binds to; 0 turns metrics off")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "WatchedImages reconciled at once")
+	flag.DurationVar(&registryTimeout, "registry-timeout", 60*time.Second, "bound on one whole tag listing (all pages)")
+	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "sustained requests per second to the API server")
+	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "burst of requests to the API server")
+	opts := zap.Options{Development: false}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		setupLog.Error(err, "no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, or run in a cluster")
+		return 1
+	}
+	cfg.QPS, cfg.Burst = float32(kubeQPS), kubeBurst
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "image-watcher.images.imagewatcher.dev",
+	})
+	if err != nil {
+		setupLog.Error(err, "creating the manager")
+		return 1
+	}
+
+	reconciler := &controllers.WatchedImageReconciler{
+		Client:                  mgr.GetClient(),
+		Registry:                &registry.Client{Timeout: registryTimeout},
+		Recorder:                mgr.GetEventRecorder("image-watcher"),
+		MaxConcurrentReconciles: maxConcurrentReconciles,
+	}
+	if err := reconciler.SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "setting up the WatchedImage controller")
+		return 1
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "adding the health check")
+		return 1
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "adding the readiness check")
+		return 1
+	}
+
+	setupLog.Info("starting the manager")
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "running the manager")
+		return 1
+	}
+	return 0
+}
