@@ -15,4 +15,5 @@ fi
 echo "No cluster reachable through the current kubeconfig; starting a local control plane." >&2
 export KUBEBUILDER_ASSETS="$(hack/envtest.sh)"
 # Metrics and probes move off the usual ports so they do not clash with anything else local.
-exec go run ./hack/localcluster -- bin/image-watcher --metrics-bind-address=:18080 --health-probe-bind-address=:18081 "$@"
+go build -o bin/localcluster ./hack/localcluster
+exec bin/localcluster -- bin/image-watcher --metrics-bind-address=:18080 --health-probe-bind-address=:18081 "$@"
