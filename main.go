@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -19,6 +20,7 @@ import (
 	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
 	"github.com/imagewatcher/image-watcher/controllers"
 	"github.com/imagewatcher/image-watcher/internal/check"
+	"github.com/imagewatcher/image-watcher/internal/metrics"
 	"github.com/imagewatcher/image-watcher/internal/registry"
 )
 
@@ -82,7 +84,7 @@ func runManager() int {
 
 	reconciler := &controllers.WatchedImageReconciler{
 		Client:                  mgr.GetClient(),
-		Registry:                &registry.Client{Timeout: registryTimeout},
+		Registry:                &registry.Client{Timeout: registryTimeout, Transport: metrics.Transport{Base: remote.DefaultTransport}},
 		Recorder:                mgr.GetEventRecorder("image-watcher"),
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}

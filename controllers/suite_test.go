@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,15 +26,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
+	"github.com/imagewatcher/image-watcher/internal/metrics"
 	"github.com/imagewatcher/image-watcher/internal/registry"
 )
 
 // The suite runs one real kube-apiserver and etcd (envtest) and one manager for every test
 // in this package; each test works in a namespace of its own.
 var (
-	k8sClient client.Client
-	restCfg   *rest.Config
-	clock     = &testClock{}
+	// metricsAddr is where the manager serves /metrics.
+	metricsAddr string
+	k8sClient   client.Client
+	restCfg     *rest.Config
+	clock       = &testClock{}
 )
 
 // testClock is real time plus an offset a test can add to, so "the interval has passed" is
@@ -87,9 +91,14 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
+	metricsAddr, err = freeAddress()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: "0",
 	})
 	if err != nil {
@@ -98,7 +107,7 @@ func runSuite(m *testing.M) int {
 	}
 	reconciler := &WatchedImageReconciler{
 		Client:    mgr.GetClient(),
-		Registry:  &registry.Client{Timeout: 2 * time.Second},
+		Registry:  &registry.Client{Timeout: 2 * time.Second, Transport: metrics.Transport{}},
 		Recorder:  mgr.GetEventRecorder("image-watcher"),
 		Now:       clock.Now,
 		RetryBase: 200 * time.Millisecond,
@@ -127,6 +136,16 @@ func zapLevel() zapcore.Level {
 		return zapcore.Level(-1)
 	}
 	return zapcore.ErrorLevel
+}
+
+// freeAddress finds a free port on 127.0.0.1 for the manager's metrics endpoint.
+func freeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 // newNamespace creates a namespace for one test and deletes it afterwards.

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
+	"github.com/imagewatcher/image-watcher/internal/metrics"
 	"github.com/imagewatcher/image-watcher/internal/registry"
 	"github.com/imagewatcher/image-watcher/internal/tagcache"
 	"github.com/imagewatcher/image-watcher/internal/versions"
@@ -66,6 +67,7 @@ func (r *WatchedImageReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Get(ctx, req.NamespacedName, &wi); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.backoff.forget(req.NamespacedName)
+			metrics.ForgetUpgrade(req.Namespace, req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -170,10 +172,11 @@ func parseTarget(wi *imagesv1.WatchedImage) (target, error) {
 }
 
 // listTags returns the repository's listing through the shared cache: a listing fetched
-// within this resource's interval serves it, unless a rescan was requested.
+// within this resource's interval serves it, unless a rescan was requested or the resource
+// was just un-suspended (whoever un-suspends wants today's tags, not the cache's).
 func (r *WatchedImageReconciler) listTags(ctx context.Context, wi *imagesv1.WatchedImage, repo name.Repository) (tagcache.Listing, error) {
 	maxAge := wi.Spec.Interval.Duration
-	if rescanRequested(wi) {
+	if rescanRequested(wi) || wasSuspended(wi) {
 		maxAge = 0
 	}
 	// The controller's own credentials are the only ones yet, so every resource may share.
@@ -201,6 +204,7 @@ func (r *WatchedImageReconciler) recordScan(wi *imagesv1.WatchedImage, t target,
 		st.LastHandledRequestedAt = v
 	}
 	markReady(wi, now, imagesv1.SucceededReason, readyMessage(wi, res, listing.Len()))
+	metrics.SetUpgrade(wi.Namespace, wi.Name, wi.Spec.Image, wi.Spec.CurrentTag, latest, st.UpgradeAvailable)
 
 	if latest != previous && st.UpgradeAvailable {
 		from := previous
@@ -235,6 +239,11 @@ func failureReason(err error) string {
 	default:
 		return imagesv1.RegistryErrorReason
 	}
+}
+
+func wasSuspended(wi *imagesv1.WatchedImage) bool {
+	ready := readyCondition(wi)
+	return ready != nil && ready.Reason == imagesv1.SuspendedReason
 }
 
 func readyCondition(wi *imagesv1.WatchedImage) *metav1.Condition {

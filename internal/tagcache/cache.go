@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/imagewatcher/image-watcher/internal/metrics"
 	"github.com/imagewatcher/image-watcher/internal/versions"
 )
 
@@ -53,6 +54,7 @@ func (c *Cache) Get(ctx context.Context, key string, maxAge time.Duration, fetch
 		if maxAge > 0 && now.Sub(e.listing.FetchedAt) < maxAge {
 			l := e.listing
 			c.mu.Unlock()
+			metrics.CacheRequests.WithLabelValues("hit").Inc()
 			return l, nil
 		}
 	}
@@ -60,11 +62,17 @@ func (c *Cache) Get(ctx context.Context, key string, maxAge time.Duration, fetch
 
 	// The shared call must not die with the first caller's context; the fetch carries its own
 	// timeout (the registry client's).
+	ran := false // set when this caller's fetch is the one that runs
 	ch := c.flight.DoChan(key, func() (any, error) {
+		ran = true
+		start := time.Now()
 		tags, err := fetch(context.WithoutCancel(ctx))
 		if err != nil {
+			metrics.ListingDuration.WithLabelValues("error").Observe(time.Since(start).Seconds())
 			return nil, err
 		}
+		metrics.ListingDuration.WithLabelValues("success").Observe(time.Since(start).Seconds())
+		metrics.ListingTags.Observe(float64(len(tags)))
 		l := Listing{Listing: versions.NewListing(tags), FetchedAt: c.now()}
 		c.mu.Lock()
 		if c.entries == nil {
@@ -82,6 +90,11 @@ func (c *Cache) Get(ctx context.Context, key string, maxAge time.Duration, fetch
 	})
 	select {
 	case r := <-ch:
+		if ran {
+			metrics.CacheRequests.WithLabelValues("miss").Inc()
+		} else {
+			metrics.CacheRequests.WithLabelValues("shared").Inc()
+		}
 		if r.Err != nil {
 			return Listing{}, r.Err
 		}
