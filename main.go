@@ -47,6 +47,7 @@ func runManager() int {
 		leaderElect             bool
 		maxConcurrentReconciles int
 		registryTimeout         time.Duration
+		registryConcurrency     int
 		kubeQPS                 float64
 		kubeBurst               int
 	)
@@ -55,6 +56,7 @@ func runManager() int {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "WatchedImages reconciled at once")
 	flag.DurationVar(&registryTimeout, "registry-timeout", 60*time.Second, "bound on one whole tag listing (all pages)")
+	flag.IntVar(&registryConcurrency, "max-concurrent-registry-calls", 10, "tag listings in flight to one registry host at once; 0 means no bound")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "sustained requests per second to the API server")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "burst of requests to the API server")
 	opts := zap.Options{Development: false}
@@ -84,7 +86,11 @@ func runManager() int {
 
 	reconciler := &controllers.WatchedImageReconciler{
 		Client:                  mgr.GetClient(),
-		Registry:                &registry.Client{Timeout: registryTimeout, Transport: metrics.Transport{Base: remote.DefaultTransport}},
+		Registry:                &registry.Client{
+			Timeout:                  registryTimeout,
+			MaxConcurrentPerRegistry: registryConcurrency,
+			Transport:                metrics.Transport{Base: remote.DefaultTransport},
+		},
 		Recorder:                mgr.GetEventRecorder("image-watcher"),
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}

@@ -44,6 +44,12 @@ type Client struct {
 	Timeout time.Duration
 	// PageSize is the number of tags per page asked for; 0 means DefaultPageSize.
 	PageSize int
+	// MaxConcurrentPerRegistry bounds the listings in flight to one registry host; 0 means
+	// no bound.
+	MaxConcurrentPerRegistry int
+
+	gatesMu sync.Mutex
+	gates   map[string]*gate
 }
 
 // ListTags returns every tag of repo, following the registry's Link headers page by page.
@@ -66,6 +72,23 @@ func (c *Client) ListTags(ctx context.Context, repo name.Repository, keychain au
 	start := time.Now()
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+
+	g := c.gate(repo.RegistryStr())
+	if wait, err := g.enter(lctx, start); wait > 0 {
+		return nil, pausedError(repo.RegistryStr(), repo.RepositoryStr(), wait)
+	} else if err != nil {
+		return nil, classify(lctx, start, repo, nil, &recorder{}, err)
+	}
+	defer g.leave()
+	tags, err := c.list(lctx, start, repo, keychain, pageSize)
+	if KindOf(err) == RateLimited {
+		g.pause(time.Now(), cmp.Or(RetryAfter(err), DefaultRateLimitPause))
+	}
+	return tags, err
+}
+
+// list reads every page of repo's tags.
+func (c *Client) list(lctx context.Context, start time.Time, repo name.Repository, keychain authn.Keychain, pageSize int) ([]string, error) {
 
 	auth, err := authn.Resolve(lctx, keychain, repo)
 	if err != nil {
