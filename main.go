@@ -85,8 +85,8 @@ func runManager() int {
 	}
 
 	reconciler := &controllers.WatchedImageReconciler{
-		Client:                  mgr.GetClient(),
-		Registry:                &registry.Client{
+		Client: mgr.GetClient(),
+		Registry: &registry.Client{
 			Timeout:                  registryTimeout,
 			MaxConcurrentPerRegistry: registryConcurrency,
 			Transport:                metrics.Transport{Base: remote.DefaultTransport},
