@@ -97,7 +97,7 @@ func (c *Client) list(lctx context.Context, start time.Time, repo name.Repositor
 			Err: err, detail: oneLine(err.Error(), nil),
 		}
 	}
-	rec := &recorder{inner: c.Transport}
+	rec := &recorder{inner: c.Transport, scheme: repo.Scheme()}
 	if rec.inner == nil {
 		rec.inner = remote.DefaultTransport
 	}
@@ -149,6 +149,10 @@ func (c *Client) list(lctx context.Context, start time.Time, repo name.Repositor
 // being read when the listing failed.
 type recorder struct {
 	inner http.RoundTripper
+	// scheme is the one go-containerregistry expects of this registry (repo.Scheme()). It
+	// says "http" for loopback and private addresses even when the registry answered on
+	// HTTPS, and then refuses every Link to an https URL; see RoundTrip.
+	scheme string
 
 	mu sync.Mutex
 	// pages holds the tags/list URLs requested: the page being read is their number. URLs,
@@ -169,6 +173,15 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.mu.Unlock()
 	}
 	resp, err := r.inner.RoundTrip(req)
+	if err == nil && r.scheme != "" && req.URL.Scheme != r.scheme && resp.Header.Get("Link") != "" {
+		// go-containerregistry resolves the next page against resp.Request and insists on
+		// repo.Scheme(); its scheme transport turns the request back into HTTPS on the way
+		// out. Without this, an HTTPS registry on a private IP (a Harbor at 10.0.0.5) could
+		// never be read past its first page.
+		resp.Request = resp.Request.Clone(resp.Request.Context())
+		resp.Request.URL.Scheme = r.scheme
+		resp.Header.Set("Link", strings.Replace(resp.Header.Get("Link"), "<"+req.URL.Scheme+"://", "<"+r.scheme+"://", 1))
+	}
 	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		r.mu.Lock()
 		r.retryAfter = resp.Header.Get("Retry-After")

@@ -372,3 +372,23 @@ func TestListTagsDetectsAPaginationLoop(t *testing.T) {
 		t.Errorf("followed the loop for %d requests", requests)
 	}
 }
+
+// go-containerregistry takes a registry on a loopback or private address for plain HTTP;
+// when it answers on HTTPS, every page after the first must still be read.
+func TestListTagsPaginatesAnHTTPSRegistryOnAPrivateAddress(t *testing.T) {
+	s := registrytest.New(t, registrytest.WithTLS(), registrytest.WithPageSize(2))
+	want := []string{"1.0.0", "1.0.1", "1.0.2", "1.1.0", "2.0.0"}
+	s.SetTags("org/app", want)
+	repo, err := ParseRepository(s.Host()+"/org/app", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{Transport: s.Transport()}
+	got, err := c.ListTags(context.Background(), repo, authn.DefaultKeychain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) || s.TagListRequests("org/app") != 3 {
+		t.Errorf("got %v in %d requests, want %v in 3", got, s.TagListRequests("org/app"), want)
+	}
+}

@@ -31,6 +31,7 @@ type Server struct {
 	pageSize int
 	user     string
 	pass     string
+	tls      bool
 
 	// closing releases hanging handlers: httptest.Server.Close waits for active requests,
 	// so a hang that only ended with its request context could block Close forever.
@@ -76,6 +77,11 @@ func WithBasicAuth(user, pass string) Option {
 	return func(s *Server) { s.user, s.pass = user, pass }
 }
 
+// WithTLS serves HTTPS with httptest's certificate; Transport trusts it.
+func WithTLS() Option {
+	return func(s *Server) { s.tls = true }
+}
+
 // New starts a Server on 127.0.0.1 and closes it when the test ends.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
@@ -99,10 +105,17 @@ func New(t testing.TB, opts ...Option) *Server {
 	}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.ts.Listener = l
-	s.ts.Start()
+	if s.tls {
+		s.ts.StartTLS()
+	} else {
+		s.ts.Start()
+	}
 	t.Cleanup(s.Close)
 	return s
 }
+
+// Transport is an HTTP transport that trusts the server's certificate (WithTLS).
+func (s *Server) Transport() http.RoundTripper { return s.ts.Client().Transport }
 
 // Host returns "127.0.0.1:port", the registry part of an image reference.
 func (s *Server) Host() string { return s.ts.Listener.Addr().String() }
