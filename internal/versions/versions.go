@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -189,19 +190,35 @@ func Compare(a, b Version) int {
 
 // compareKey is Compare without the raw-tag tie-break: v1.2.3 and 1.2.3 are equal here.
 func compareKey(a, b Version) int {
-	if c := slices.Compare(a.Parts[:], b.Parts[:]); c != 0 {
-		return c
+	// Hand-written over the arrays: this is the comparison NewListing's sort spends its
+	// time in.
+	for i := range a.Parts {
+		if a.Parts[i] != b.Parts[i] {
+			if a.Parts[i] < b.Parts[i] {
+				return -1
+			}
+			return 1
+		}
 	}
-	return slices.Compare(a.Counter[:], b.Counter[:])
+	for i := range a.Counter {
+		if a.Counter[i] != b.Counter[i] {
+			if a.Counter[i] < b.Counter[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
 }
 
-// Listing is one registry listing, parsed once. Versions are grouped by shape and channel
-// and sorted newest first, so one evaluation reads only its own group. Read-only after
-// NewListing, so any number of evaluations may share it.
+// Listing is one registry listing, parsed once. Its versions are sorted by shape and
+// channel, then newest first, so an evaluation reads only its own group and can jump over
+// versions outside a strategy's window. Read-only after NewListing, so any number of
+// evaluations may share it.
 type Listing struct {
-	raw    map[string]struct{}
-	groups map[group][]Version
-	count  int
+	versions []Version
+	groups   map[group]span
+	count    int
 }
 
 type group struct {
@@ -209,18 +226,35 @@ type group struct {
 	channel string
 }
 
+// span is a group's range in Listing.versions.
+type span struct{ start, end int }
+
 // NewListing parses tags once.
 func NewListing(tags []string) *Listing {
-	l := &Listing{raw: make(map[string]struct{}, len(tags)), groups: map[group][]Version{}, count: len(tags)}
+	vs := make([]Version, 0, len(tags))
 	for _, t := range tags {
-		l.raw[t] = struct{}{}
 		if v, ok := Parse(t); ok {
-			g := group{v.NumParts, v.Channel}
-			l.groups[g] = append(l.groups[g], v)
+			vs = append(vs, v)
 		}
 	}
-	for _, vs := range l.groups {
-		slices.SortFunc(vs, func(a, b Version) int { return Compare(b, a) })
+	slices.SortFunc(vs, func(a, b Version) int {
+		if a.NumParts != b.NumParts {
+			return a.NumParts - b.NumParts
+		}
+		if c := strings.Compare(a.Channel, b.Channel); c != 0 {
+			return c
+		}
+		return Compare(b, a) // newest first
+	})
+	l := &Listing{versions: vs, groups: map[group]span{}, count: len(tags)}
+	for i := 0; i < len(vs); {
+		g := group{vs[i].NumParts, vs[i].Channel}
+		j := i + 1
+		for j < len(vs) && vs[j].NumParts == g.parts && vs[j].Channel == g.channel {
+			j++
+		}
+		l.groups[g] = span{i, j}
+		i = j
 	}
 	return l
 }
@@ -228,10 +262,24 @@ func NewListing(tags []string) *Listing {
 // Len is the number of tags listed, versions or not.
 func (l *Listing) Len() int { return l.count }
 
-// Has reports whether tag was listed.
+// group returns the versions of v's shape and channel, newest first.
+func (l *Listing) group(v Version) []Version {
+	sp, ok := l.groups[group{v.NumParts, v.Channel}]
+	if !ok {
+		return nil
+	}
+	return l.versions[sp.start:sp.end]
+}
+
+// Has reports whether tag was listed as a version (tags that are not versions are not kept).
 func (l *Listing) Has(tag string) bool {
-	_, ok := l.raw[tag]
-	return ok
+	v, ok := Parse(tag)
+	if !ok {
+		return false
+	}
+	vs := l.group(v)
+	i, found := slices.BinarySearchFunc(vs, v, func(e, target Version) int { return Compare(target, e) })
+	return found && vs[i].Raw == tag
 }
 
 // Filter is a WatchedImage's optional constraint and tag filter, compiled once.
@@ -303,35 +351,40 @@ func (r Result) For(s Strategy) string {
 }
 
 // Evaluate answers all four strategies in one pass, newest first, over the versions of
-// current's shape and channel; it stops as soon as every strategy has its answer or the
-// versions fall below current. It fails only when current is not a version.
+// current's shape and channel. Whole runs of versions outside the widest window still
+// undecided (a newer MAJOR, for minor) are skipped by binary search, and the filter is
+// applied only to versions some strategy could still take; the pass ends when every
+// strategy has its answer or the versions fall below current. It fails only when current is
+// not a version.
 func Evaluate(l *Listing, current string, f Filter) (Result, error) {
 	cur, ok := Parse(current)
 	if !ok {
 		return Result{}, fmt.Errorf("current tag %q is not a version such as v1.2.3", current)
 	}
 	res := Result{Current: current, CurrentFound: l.Has(current)}
-	var best [4]*Version // indexed like Strategies
-	decided := 0
-	vs := l.groups[group{cur.NumParts, cur.Channel}]
-	for i := range vs {
+	var best [4]*Version // indexed like Strategies, narrowest first
+	undecided := len(Strategies)
+	vs := l.group(cur)
+	for i := 0; i < len(vs) && undecided > 0; {
 		v := &vs[i]
 		if compareKey(*v, cur) < 0 {
 			break
 		}
-		if !f.allows(*v) {
+		// The widest undecided strategy is the last one; nested windows mean a version
+		// outside it is outside every undecided window.
+		w := Strategies[undecided-1].window()
+		if !sameLeading(*v, cur, w) {
+			rest := vs[i:]
+			i += sort.Search(len(rest), func(k int) bool { return slices.Compare(rest[k].Parts[:w], cur.Parts[:w]) <= 0 })
 			continue
 		}
-		for si, s := range Strategies {
-			if best[si] != nil || !sameLeading(*v, cur, s.window()) {
-				continue
+		if f.allows(*v) {
+			for si := undecided - 1; si >= 0 && sameLeading(*v, cur, Strategies[si].window()); si-- {
+				best[si] = preferSpelling(vs[i:], cur, f)
+				undecided = si
 			}
-			best[si] = preferSpelling(vs[i:], cur, f)
-			decided++
 		}
-		if decided == len(Strategies) {
-			break
-		}
+		i++
 	}
 	answers := [4]*string{&res.Patch, &res.Bugfix, &res.Minor, &res.Major}
 	for si := range Strategies {
