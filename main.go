@@ -91,6 +91,7 @@ func runManager() int {
 			MaxConcurrentPerRegistry: registryConcurrency,
 			Transport:                metrics.Transport{Base: remote.DefaultTransport},
 		},
+		APIReader:               mgr.GetAPIReader(),
 		Recorder:                mgr.GetEventRecorder("image-watcher"),
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}

@@ -1,8 +1,10 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -38,6 +40,8 @@ var (
 	k8sClient   client.Client
 	restCfg     *rest.Config
 	clock       = &testClock{}
+	// logs holds everything the manager logged, debug included.
+	logs logBuffer
 )
 
 // testClock is real time plus an offset a test can add to, so "the interval has passed" is
@@ -68,7 +72,13 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "controllers: KUBEBUILDER_ASSETS is not set; run `make test` (it provides etcd and kube-apiserver)")
 		return 1
 	}
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
+	// Debug logs always go to logs, so tests can prove what never appears in them; to
+	// stderr too with TEST_VERBOSE.
+	var sink io.Writer = &logs
+	if os.Getenv("TEST_VERBOSE") != "" {
+		sink = io.MultiWriter(&logs, os.Stderr)
+	}
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapcore.Level(-5)), zap.WriteTo(sink)))
 
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
@@ -108,6 +118,7 @@ func runSuite(m *testing.M) int {
 	reconciler := &WatchedImageReconciler{
 		Client:    mgr.GetClient(),
 		Registry:  &registry.Client{Timeout: 2 * time.Second, Transport: metrics.Transport{}},
+		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("image-watcher"),
 		Now:       clock.Now,
 		RetryBase: 200 * time.Millisecond,
@@ -130,12 +141,22 @@ func runSuite(m *testing.M) int {
 	return code
 }
 
-// zapLevel keeps test output to errors unless TEST_VERBOSE is set (then V(1) debug too).
-func zapLevel() zapcore.Level {
-	if os.Getenv("TEST_VERBOSE") != "" {
-		return zapcore.Level(-1)
-	}
-	return zapcore.ErrorLevel
+// logBuffer collects the manager's logs.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // freeAddress finds a free port on 127.0.0.1 for the manager's metrics endpoint.

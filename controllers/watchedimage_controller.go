@@ -7,10 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,11 +24,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
+	"github.com/imagewatcher/image-watcher/internal/credentials"
 	"github.com/imagewatcher/image-watcher/internal/metrics"
 	"github.com/imagewatcher/image-watcher/internal/registry"
 	"github.com/imagewatcher/image-watcher/internal/tagcache"
@@ -33,7 +39,7 @@ import (
 
 // TagLister lists every tag of a repository; *registry.Client is the real one.
 type TagLister interface {
-	ListTags(ctx context.Context, repo name.Repository, keychain authn.Keychain) ([]string, error)
+	ListTags(ctx context.Context, repo name.Repository, keychain authn.Keychain, transport http.RoundTripper) ([]string, error)
 }
 
 var _ TagLister = (*registry.Client)(nil)
@@ -44,9 +50,12 @@ type WatchedImageReconciler struct {
 	// Registry lists tags; Cache shares its listings between resources.
 	Registry TagLister
 	Cache    *tagcache.Cache
-	// Keychain is the controller's own credentials (its docker config).
+	// Keychain is the controller's own credentials (its docker config); resources without
+	// secretRef or serviceAccountName use it.
 	Keychain authn.Keychain
-	Recorder events.EventRecorder
+	// APIReader reads Secrets and ServiceAccounts uncached; nil means Client.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// RetryBase and RetryMax bound the backoff after a failed scan.
@@ -54,12 +63,15 @@ type WatchedImageReconciler struct {
 	// MaxConcurrentReconciles is how many resources are reconciled at once.
 	MaxConcurrentReconciles int
 
-	backoff *backoff
+	backoff    *backoff
+	transports sync.Map // CA identity → http.RoundTripper
 }
 
 // +kubebuilder:rbac:groups=images.imagewatcher.dev,resources=watchedimages,verbs=get;list;watch
 // +kubebuilder:rbac:groups=images.imagewatcher.dev,resources=watchedimages/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
 
 // Reconcile fetches the resource, snapshots it, and patches status once on the way out.
 func (r *WatchedImageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
@@ -174,16 +186,60 @@ func parseTarget(wi *imagesv1.WatchedImage) (target, error) {
 // listTags returns the repository's listing through the shared cache: a listing fetched
 // within this resource's interval serves it, unless a rescan was requested or the resource
 // was just un-suspended (whoever un-suspends wants today's tags, not the cache's).
+//
+// The cache key holds the identity of the credentials and of the CA trusted, so a listing
+// fetched with one namespace's pull secret is served only to resources that resolve to the
+// very same credentials.
 func (r *WatchedImageReconciler) listTags(ctx context.Context, wi *imagesv1.WatchedImage, repo name.Repository) (tagcache.Listing, error) {
+	var secretName, caSecretName string
+	if wi.Spec.SecretRef != nil {
+		secretName = wi.Spec.SecretRef.Name
+	}
+	if wi.Spec.CertSecretRef != nil {
+		caSecretName = wi.Spec.CertSecretRef.Name
+	}
+	keychain, identity, err := credentials.Resolve(ctx, r.secrets(), wi.Namespace, secretName, wi.Spec.ServiceAccountName, repo.RegistryStr(), r.Keychain)
+	if err != nil {
+		return tagcache.Listing{}, err
+	}
+	transport, trust, err := r.transportFor(ctx, wi.Namespace, caSecretName)
+	if err != nil {
+		return tagcache.Listing{}, err
+	}
+
 	maxAge := wi.Spec.Interval.Duration
 	if rescanRequested(wi) || wasSuspended(wi) {
 		maxAge = 0
 	}
-	// The controller's own credentials are the only ones yet, so every resource may share.
-	key := repo.String() + "|controller"
+	key := strings.Join([]string{repo.Scheme(), repo.String(), identity, trust}, "|")
 	return r.Cache.Get(ctx, key, maxAge, func(ctx context.Context) ([]string, error) {
-		return r.Registry.ListTags(ctx, repo, r.Keychain)
+		return r.Registry.ListTags(ctx, repo, keychain, transport)
 	})
+}
+
+// transportFor returns the transport trusting the CA in the named Secret (nil for none: the
+// registry client's own) and an identity of that trust. Transports are kept per CA, so
+// resources sharing a CA share connections.
+func (r *WatchedImageReconciler) transportFor(ctx context.Context, namespace, caSecretName string) (http.RoundTripper, string, error) {
+	if caSecretName == "" {
+		return nil, "", nil
+	}
+	rt, trust, err := credentials.TLSTransport(ctx, r.secrets(), namespace, caSecretName, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	kept, _ := r.transports.LoadOrStore(trust, metrics.Transport{Base: rt})
+	return kept.(http.RoundTripper), trust, nil
+}
+
+// secrets reads Secrets and ServiceAccounts straight from the API server: caching every
+// Secret of the cluster, data included, would cost memory and widen what a compromised
+// controller leaks, for reads that happen once per scan.
+func (r *WatchedImageReconciler) secrets() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 // recordScan writes a successful scan into status and announces a newer latest tag.
@@ -227,8 +283,11 @@ func readyMessage(wi *imagesv1.WatchedImage, res versions.Result, tagCount int) 
 	return msg
 }
 
-// failureReason maps a registry error to the Ready reason a person acts on.
+// failureReason maps a failed scan to the Ready reason a person acts on.
 func failureReason(err error) string {
+	if errors.Is(err, credentials.ErrCredentials) {
+		return imagesv1.UnauthorizedReason
+	}
 	switch registry.KindOf(err) {
 	case registry.NotFound:
 		return imagesv1.NotFoundReason
@@ -268,6 +327,29 @@ func (r *WatchedImageReconciler) now() time.Time {
 	return time.Now()
 }
 
+// usersOfSecret maps a changed Secret to the WatchedImages that may read it: those naming it
+// in secretRef or certSecretRef, and those using a ServiceAccount (whose imagePullSecrets
+// may list it). Their backoff is cleared, so a fixed pull secret is tried at once.
+func (r *WatchedImageReconciler) usersOfSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	var list imagesv1.WatchedImageList
+	if err := r.List(ctx, &list, client.InNamespace(secret.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "listing WatchedImages for a changed Secret", "secret", secret.GetName())
+		return nil
+	}
+	var requests []reconcile.Request
+	for _, wi := range list.Items {
+		s := wi.Spec
+		if (s.SecretRef != nil && s.SecretRef.Name == secret.GetName()) ||
+			(s.CertSecretRef != nil && s.CertSecretRef.Name == secret.GetName()) ||
+			s.ServiceAccountName != "" {
+			key := types.NamespacedName{Namespace: wi.Namespace, Name: wi.Name}
+			r.backoff.forget(key)
+			requests = append(requests, reconcile.Request{NamespacedName: key})
+		}
+	}
+	return requests
+}
+
 // SetupWithManager registers the reconciler. Status writes are watch events too, so only a
 // new generation (spec change) or an annotation change (a rescan request) triggers a
 // reconcile; the interval is kept by RequeueAfter.
@@ -287,6 +369,8 @@ func (r *WatchedImageReconciler) setupWith(mgr ctrl.Manager, rec reconcile.Recon
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&imagesv1.WatchedImage{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// Only metadata: the event is what matters, and the data is read when a scan needs it.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret), builder.OnlyMetadata).
 		WithOptions(controller.Options{MaxConcurrentReconciles: cmp.Or(r.MaxConcurrentReconciles, 4)}).
 		Named("watchedimage").
 		Complete(rec)

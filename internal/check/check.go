@@ -69,7 +69,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	client := registry.Client{Timeout: *timeout}
-	tags, err := client.ListTags(ctx, repo, authn.DefaultKeychain)
+	tags, err := client.ListTags(ctx, repo, authn.DefaultKeychain, nil)
 	if err != nil {
 		return fail(stderr, 1, err)
 	}

@@ -52,7 +52,7 @@ func TestListingARealRegistryWithAPullSecretAndAPrivateCA(t *testing.T) {
 		if err != nil {
 			t.Fatalf("TLSTransport: %v", err)
 		}
-		return (&registry.Client{Transport: rt}).ListTags(ctx, repo, kc)
+		return (&registry.Client{Transport: rt}).ListTags(ctx, repo, kc, nil)
 	}
 
 	t.Run("the pull secret lists every tag", func(t *testing.T) {

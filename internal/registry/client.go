@@ -56,11 +56,12 @@ type Client struct {
 // A listing that fails on any page is discarded whole (nil, err): callers must never see a
 // partial list as if it were complete. Only GET /v2/ (the auth handshake) and tags/list are
 // requested; manifests are never fetched, so Docker Hub pull limits are not touched.
-// keychain nil means authn.DefaultKeychain. Failures are *Error.
+// keychain nil means authn.DefaultKeychain; transport nil means c.Transport (pass one trusting
+// a private CA for a registry that needs it). Failures are *Error.
 //
 // Nothing is retried here: the controller owns backoff, and a hidden retry loop would hide
 // a 429 or 5xx from it and multiply the load on a registry that is already struggling.
-func (c *Client) ListTags(ctx context.Context, repo name.Repository, keychain authn.Keychain) ([]string, error) {
+func (c *Client) ListTags(ctx context.Context, repo name.Repository, keychain authn.Keychain, transport http.RoundTripper) ([]string, error) {
 	if keychain == nil {
 		keychain = authn.DefaultKeychain
 	}
@@ -80,7 +81,7 @@ func (c *Client) ListTags(ctx context.Context, repo name.Repository, keychain au
 		return nil, classify(lctx, start, repo, nil, &recorder{}, err)
 	}
 	defer g.leave()
-	tags, err := c.list(lctx, start, repo, keychain, pageSize)
+	tags, err := c.list(lctx, start, repo, keychain, cmp.Or(transport, c.Transport), pageSize)
 	if KindOf(err) == RateLimited {
 		g.pause(time.Now(), cmp.Or(RetryAfter(err), DefaultRateLimitPause))
 	}
@@ -88,7 +89,7 @@ func (c *Client) ListTags(ctx context.Context, repo name.Repository, keychain au
 }
 
 // list reads every page of repo's tags.
-func (c *Client) list(lctx context.Context, start time.Time, repo name.Repository, keychain authn.Keychain, pageSize int) ([]string, error) {
+func (c *Client) list(lctx context.Context, start time.Time, repo name.Repository, keychain authn.Keychain, transport http.RoundTripper, pageSize int) ([]string, error) {
 
 	auth, err := authn.Resolve(lctx, keychain, repo)
 	if err != nil {
@@ -97,7 +98,7 @@ func (c *Client) list(lctx context.Context, start time.Time, repo name.Repositor
 			Err: err, detail: oneLine(err.Error(), nil),
 		}
 	}
-	rec := &recorder{inner: c.Transport, scheme: repo.Scheme()}
+	rec := &recorder{inner: transport, scheme: repo.Scheme()}
 	if rec.inner == nil {
 		rec.inner = remote.DefaultTransport
 	}

@@ -84,7 +84,7 @@ func TestListTagsReadsEveryPage(t *testing.T) {
 			s.SetTags("org/app", want)
 			c := &Client{PageSize: tt.pageSize, Timeout: 30 * time.Second}
 
-			got, err := c.ListTags(context.Background(), repoOn(t, s.Host(), "org/app"), noCredentials)
+			got, err := c.ListTags(context.Background(), repoOn(t, s.Host(), "org/app"), noCredentials, nil)
 			if err != nil {
 				t.Fatalf("ListTags: %v", err)
 			}
@@ -104,7 +104,7 @@ func TestListTagsReadsEveryPage(t *testing.T) {
 func TestListTagsOfAnEmptyRepositoryIsAnEmptyList(t *testing.T) {
 	s := registrytest.New(t)
 	s.SetTags("org/app", nil)
-	got, err := (&Client{}).ListTags(context.Background(), repoOn(t, s.Host(), "org/app"), noCredentials)
+	got, err := (&Client{}).ListTags(context.Background(), repoOn(t, s.Host(), "org/app"), noCredentials, nil)
 	if err != nil || got == nil || len(got) != 0 {
 		t.Errorf("ListTags = %v, %v; want an empty, non-nil list", got, err)
 	}
@@ -116,7 +116,7 @@ func TestListTagsCallsOnlyThePingAndTagsList(t *testing.T) {
 	rec := &pathRecorder{}
 	c := &Client{Transport: rec}
 
-	if _, err := c.ListTags(context.Background(), repoOn(t, s.Host(), "org/app"), noCredentials); err != nil {
+	if _, err := c.ListTags(context.Background(), repoOn(t, s.Host(), "org/app"), noCredentials, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range rec.paths {
@@ -137,7 +137,7 @@ func TestListTagsUsesCredentialsFromTheKeychain(t *testing.T) {
 	kc := authn.NewMultiKeychain(staticKeychain{}, staticKeychain{s.Host(): {Username: "robot", Password: password}})
 	c := &Client{}
 
-	got, err := c.ListTags(context.Background(), repo, kc)
+	got, err := c.ListTags(context.Background(), repo, kc, nil)
 	if err != nil {
 		t.Fatalf("ListTags with the right credentials: %v", err)
 	}
@@ -147,7 +147,7 @@ func TestListTagsUsesCredentialsFromTheKeychain(t *testing.T) {
 
 	// Errors met while authenticated must not carry the credentials.
 	s.SetFault(registrytest.Fault{Status: http.StatusInternalServerError})
-	_, err = c.ListTags(context.Background(), repo, kc)
+	_, err = c.ListTags(context.Background(), repo, kc, nil)
 	if err == nil {
 		t.Fatal("ListTags succeeded under a 500 fault")
 	}
@@ -171,7 +171,7 @@ func TestListTagsWithNilKeychainReadsTheDockerConfig(t *testing.T) {
 	t.Setenv("HOME", home)
 	t.Setenv("DOCKER_CONFIG", dir)
 
-	got, err := (&Client{}).ListTags(context.Background(), repoOn(t, s.Host(), "org/app"), nil)
+	got, err := (&Client{}).ListTags(context.Background(), repoOn(t, s.Host(), "org/app"), nil, nil)
 	if err != nil || !slices.Equal(got, []string{"1.0.0"}) {
 		t.Errorf("ListTags = %v, %v; want [1.0.0]", got, err)
 	}
@@ -256,7 +256,7 @@ func TestListTagsErrors(t *testing.T) {
 				kc = staticKeychain{s.Host(): {Username: "robot", Password: wrongPassword}}
 			}
 
-			got, err := (&Client{PageSize: 10}).ListTags(context.Background(), repoOn(t, s.Host(), repoPath), kc)
+			got, err := (&Client{PageSize: 10}).ListTags(context.Background(), repoOn(t, s.Host(), repoPath), kc, nil)
 			if err == nil {
 				t.Fatalf("ListTags succeeded with %d tags", len(got))
 			}
@@ -302,7 +302,7 @@ func TestListTagsGivesUpOnAHangingRegistryWithinTheTimeout(t *testing.T) {
 	c := &Client{Timeout: 300 * time.Millisecond, PageSize: 10}
 
 	start := time.Now()
-	got, err := c.ListTags(context.Background(), repoOn(t, s.Host(), "org/app"), noCredentials)
+	got, err := c.ListTags(context.Background(), repoOn(t, s.Host(), "org/app"), noCredentials, nil)
 	elapsed := time.Since(start)
 	if got != nil || KindOf(err) != Unreachable {
 		t.Fatalf("ListTags = %v, %v (%s); want Unreachable", got, err, KindOf(err))
@@ -325,7 +325,7 @@ func TestListTagsStopsWhenTheCallerCancels(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 
-	_, err := (&Client{}).ListTags(ctx, repoOn(t, s.Host(), "org/app"), noCredentials)
+	_, err := (&Client{}).ListTags(ctx, repoOn(t, s.Host(), "org/app"), noCredentials, nil)
 	if KindOf(err) != Unreachable || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "was canceled") {
 		t.Errorf("ListTags = %v (%s); want Unreachable wrapping context.Canceled", err, KindOf(err))
 	}
@@ -339,7 +339,7 @@ func TestListTagsOnAClosedPortIsUnreachable(t *testing.T) {
 	host := l.Addr().String()
 	l.Close()
 
-	_, err = (&Client{Timeout: 5 * time.Second}).ListTags(context.Background(), repoOn(t, host, "org/app"), noCredentials)
+	_, err = (&Client{Timeout: 5 * time.Second}).ListTags(context.Background(), repoOn(t, host, "org/app"), noCredentials, nil)
 	if KindOf(err) != Unreachable {
 		t.Fatalf("ListTags = %v (%s); want Unreachable", err, KindOf(err))
 	}
@@ -364,7 +364,7 @@ func TestListTagsDetectsAPaginationLoop(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	_, err := (&Client{Timeout: 5 * time.Second}).ListTags(context.Background(), repoOn(t, srv.Listener.Addr().String(), "org/app"), noCredentials)
+	_, err := (&Client{Timeout: 5 * time.Second}).ListTags(context.Background(), repoOn(t, srv.Listener.Addr().String(), "org/app"), noCredentials, nil)
 	if KindOf(err) != RegistryError || !strings.Contains(err.Error(), "pagination is broken") {
 		t.Errorf("ListTags = %v (%s); want a RegistryError about pagination", err, KindOf(err))
 	}
@@ -384,7 +384,7 @@ func TestListTagsPaginatesAnHTTPSRegistryOnAPrivateAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &Client{Transport: s.Transport()}
-	got, err := c.ListTags(context.Background(), repo, authn.DefaultKeychain)
+	got, err := c.ListTags(context.Background(), repo, authn.DefaultKeychain, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

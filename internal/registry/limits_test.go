@@ -25,13 +25,13 @@ func TestARateLimitPausesTheWholeRegistry(t *testing.T) {
 	repoB, _ := ParseRepository(s.Host()+"/org/b", true)
 
 	s.SetFault(registrytest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "2", Repo: "org/a"})
-	if _, err := c.ListTags(context.Background(), repoA, authn.DefaultKeychain); KindOf(err) != RateLimited {
+	if _, err := c.ListTags(context.Background(), repoA, authn.DefaultKeychain, nil); KindOf(err) != RateLimited {
 		t.Fatalf("err = %v, want RateLimited", err)
 	}
 	s.SetFault(registrytest.Fault{})
 
 	// Another repository on the same registry is held back too, without a request.
-	_, err := c.ListTags(context.Background(), repoB, authn.DefaultKeychain)
+	_, err := c.ListTags(context.Background(), repoB, authn.DefaultKeychain, nil)
 	if KindOf(err) != RateLimited || RetryAfter(err) <= 0 || RetryAfter(err) > 2*time.Second {
 		t.Errorf("during the pause: err = %v (retry after %s), want RateLimited within 2s", err, RetryAfter(err))
 	}
@@ -43,7 +43,7 @@ func TestARateLimitPausesTheWholeRegistry(t *testing.T) {
 	}
 
 	time.Sleep(2100 * time.Millisecond)
-	if tags, err := c.ListTags(context.Background(), repoB, authn.DefaultKeychain); err != nil || len(tags) != 1 {
+	if tags, err := c.ListTags(context.Background(), repoB, authn.DefaultKeychain, nil); err != nil || len(tags) != 1 {
 		t.Errorf("after the pause: %v, %v", tags, err)
 	}
 }
@@ -78,7 +78,7 @@ func TestConcurrentListingsPerRegistryAreBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		wg.Go(func() {
-			if _, err := c.ListTags(context.Background(), repo, authn.DefaultKeychain); err != nil {
+			if _, err := c.ListTags(context.Background(), repo, authn.DefaultKeychain, nil); err != nil {
 				t.Error(err)
 			}
 		})
