@@ -233,3 +233,20 @@ func TestRegistryFaultsEndInTheRightReasonAndRecover(t *testing.T) {
 		})
 	}
 }
+
+// A resource that has never scanned successfully still backs off: 200ms doubling to the
+// suite's 1s cap allows about 5 attempts in 3s, where a retry loop without backoff would
+// make 15 or more.
+func TestFailingScansBackOffExponentially(t *testing.T) {
+	reg := registrytest.New(t)
+	reg.SetTags("org/app", []string{"1.0.0"})
+	reg.SetFault(registrytest.Fault{Status: http.StatusServiceUnavailable})
+	ns := newNamespace(t)
+	create(t, newWatchedImage(ns, "app", reg.Host()+"/org/app", "1.0.0", "minor"))
+	waitReady(t, ns, "app", metav1.ConditionFalse, imagesv1.RegistryErrorReason)
+	start := reg.TagListRequests("org/app")
+	time.Sleep(3 * time.Second)
+	if got := reg.TagListRequests("org/app") - start; got < 2 || got > 8 {
+		t.Errorf("%d attempts in 3s, want 2 to 8 (exponential backoff from 200ms to 1s)", got)
+	}
+}

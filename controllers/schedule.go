@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -50,17 +51,28 @@ type backoff struct {
 type failure struct {
 	count   int
 	retryAt time.Time
+	// cause is what was asked when the scans failed (see retryCause): a new spec or a new
+	// rescan request starts again without waiting.
+	cause string
+}
+
+// retryCause identifies what a resource asks for: its generation and rescan request.
+func retryCause(wi *imagesv1.WatchedImage) string {
+	return fmt.Sprintf("%d/%s", wi.Generation, wi.Annotations[imagesv1.RequestedAtAnnotation])
 }
 
 func newBackoff(base, max time.Duration) *backoff {
 	return &backoff{base: base, max: max, failures: map[types.NamespacedName]failure{}}
 }
 
-// failed records a failed scan and returns how long to wait before the next one.
-func (b *backoff) failed(key types.NamespacedName, now time.Time, atLeast time.Duration) time.Duration {
+// failed records a failed scan for cause and returns how long to wait before the next one.
+func (b *backoff) failed(key types.NamespacedName, cause string, now time.Time, atLeast time.Duration) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	f := b.failures[key]
+	if f.cause != cause {
+		f = failure{cause: cause}
+	}
 	f.count++
 	wait := b.base << min(f.count-1, 30)
 	if wait <= 0 || wait > b.max {
@@ -72,18 +84,20 @@ func (b *backoff) failed(key types.NamespacedName, now time.Time, atLeast time.D
 	return wait
 }
 
-// waiting returns how long the resource must still wait after a failure; 0 means go ahead.
-func (b *backoff) waiting(key types.NamespacedName, now time.Time) time.Duration {
+// waiting returns how long the resource must still wait after failures for the same cause;
+// 0 means go ahead.
+func (b *backoff) waiting(key types.NamespacedName, cause string, now time.Time) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	f, ok := b.failures[key]
-	if !ok || !now.Before(f.retryAt) {
+	if !ok || f.cause != cause || !now.Before(f.retryAt) {
 		return 0
 	}
 	return f.retryAt.Sub(now)
 }
 
-// forget clears a resource's failures after a good scan, a spec change or its deletion.
+// forget clears a resource's failures after a good scan, its deletion, or a change to a
+// Secret it reads.
 func (b *backoff) forget(key types.NamespacedName) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -65,33 +65,42 @@ func TestBackoff(t *testing.T) {
 	t.Run("doubles from base up to max", func(t *testing.T) {
 		b := newBackoff(time.Second, 5*time.Second)
 		for _, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second} {
-			within(t, b.failed(key, now, 0), want)
+			within(t, b.failed(key, "1/", now, 0), want)
 		}
 	})
 	t.Run("gives a registry the pause it asked for", func(t *testing.T) {
 		b := newBackoff(time.Second, 5*time.Second)
-		if got := b.failed(key, now, 30*time.Second); got != 30*time.Second {
+		if got := b.failed(key, "1/", now, 30*time.Second); got != 30*time.Second {
 			t.Errorf("wait %s, want the 30s Retry-After", got)
 		}
 	})
 	t.Run("makes a resource wait until its retry time, then lets it go", func(t *testing.T) {
 		b := newBackoff(time.Second, 5*time.Second)
-		wait := b.failed(key, now, 0)
-		if got := b.waiting(key, now.Add(wait/2)); got <= 0 {
+		wait := b.failed(key, "1/", now, 0)
+		if got := b.waiting(key, "1/", now.Add(wait/2)); got <= 0 {
 			t.Errorf("waiting halfway = %s, want > 0", got)
 		}
-		if got := b.waiting(key, now.Add(wait)); got != 0 {
+		if got := b.waiting(key, "1/", now.Add(wait)); got != 0 {
 			t.Errorf("waiting at the retry time = %s, want 0", got)
 		}
 	})
+	t.Run("starts again from base for a new spec or rescan request", func(t *testing.T) {
+		b := newBackoff(time.Second, 5*time.Second)
+		b.failed(key, "1/", now, 0)
+		b.failed(key, "1/", now, 0)
+		if got := b.waiting(key, "2/", now); got != 0 {
+			t.Errorf("a new generation waits %s, want 0", got)
+		}
+		within(t, b.failed(key, "1/again", now, 0), time.Second)
+	})
 	t.Run("starts again from base once forgotten", func(t *testing.T) {
 		b := newBackoff(time.Second, 5*time.Second)
-		b.failed(key, now, 0)
-		b.failed(key, now, 0)
+		b.failed(key, "1/", now, 0)
+		b.failed(key, "1/", now, 0)
 		b.forget(key)
-		if got := b.waiting(key, now); got != 0 {
+		if got := b.waiting(key, "1/", now); got != 0 {
 			t.Errorf("waiting after forget = %s", got)
 		}
-		within(t, b.failed(key, now, 0), time.Second)
+		within(t, b.failed(key, "1/", now, 0), time.Second)
 	})
 }

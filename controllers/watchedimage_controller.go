@@ -119,11 +119,8 @@ func (r *WatchedImageReconciler) reconcile(ctx context.Context, wi *imagesv1.Wat
 		return ctrl.Result{}
 	}
 
-	specChanged := wi.Status.ObservedGeneration != wi.Generation || rescanRequested(wi)
-	if specChanged {
-		r.backoff.forget(key)
-	}
-	if wait := r.backoff.waiting(key, now); wait > 0 {
+	cause := retryCause(wi)
+	if wait := r.backoff.waiting(key, cause, now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}
 	}
 	if due, wait := scanDue(wi, now); !due {
@@ -132,7 +129,7 @@ func (r *WatchedImageReconciler) reconcile(ctx context.Context, wi *imagesv1.Wat
 
 	listing, err := r.listTags(ctx, wi, target.repo)
 	if err != nil {
-		wait := r.backoff.failed(key, now, registry.RetryAfter(err))
+		wait := r.backoff.failed(key, cause, now, registry.RetryAfter(err))
 		reason := failureReason(err)
 		log.FromContext(ctx).Info("scan failed", "reason", reason, "error", err.Error(), "retryIn", wait)
 		if ready := readyCondition(wi); ready == nil || ready.Reason != reason {
