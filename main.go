@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"flag"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -50,6 +52,7 @@ func runManager() int {
 		registryConcurrency     int
 		kubeQPS                 float64
 		kubeBurst               int
+		profiling               bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the Prometheus metrics endpoint binds to; 0 turns metrics off")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
@@ -59,6 +62,7 @@ func runManager() int {
 	flag.IntVar(&registryConcurrency, "max-concurrent-registry-calls", 10, "tag listings in flight to one registry host at once; 0 means no bound")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "sustained requests per second to the API server")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "burst of requests to the API server")
+	flag.BoolVar(&profiling, "pprof", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics endpoint")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -74,7 +78,7 @@ func runManager() int {
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                metricsOptions(metricsAddr, profiling),
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "image-watcher.images.imagewatcher.dev",
@@ -114,4 +118,19 @@ func runManager() int {
 		return 1
 	}
 	return 0
+}
+
+// metricsOptions serves Prometheus metrics on addr and, when asked, pprof beside them.
+func metricsOptions(addr string, profiling bool) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: addr}
+	if profiling {
+		opts.ExtraHandlers = map[string]http.Handler{
+			"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+			"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
+			"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+			"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
+			"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+		}
+	}
+	return opts
 }
