@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -21,9 +22,11 @@ import (
 
 	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
 	"github.com/imagewatcher/image-watcher/controllers"
+	"github.com/imagewatcher/image-watcher/internal/api"
 	"github.com/imagewatcher/image-watcher/internal/check"
 	"github.com/imagewatcher/image-watcher/internal/metrics"
 	"github.com/imagewatcher/image-watcher/internal/registry"
+	"github.com/imagewatcher/image-watcher/internal/tagcache"
 )
 
 var scheme = runtime.NewScheme()
@@ -53,6 +56,7 @@ func runManager() int {
 		kubeQPS                 float64
 		kubeBurst               int
 		profiling               bool
+		apiAddr, apiRegistry    string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the Prometheus metrics endpoint binds to; 0 turns metrics off")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
@@ -62,6 +66,8 @@ func runManager() int {
 	flag.IntVar(&registryConcurrency, "max-concurrent-registry-calls", 10, "tag listings in flight to one registry host at once; 0 means no bound")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "sustained requests per second to the API server")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "burst of requests to the API server")
+	flag.StringVar(&apiAddr, "api-bind-address", "", "address of the seed's HTTP API (GET /images/{org}/{image}/{tag}), e.g. :4006; empty turns it off")
+	flag.StringVar(&apiRegistry, "api-registry", "docker.io", "the registry the seed API reads: docker.io, host:port, or http://host:port for plain HTTP")
 	flag.BoolVar(&profiling, "pprof", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics endpoint")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -88,20 +94,32 @@ func runManager() int {
 		return 1
 	}
 
+	// One registry client and one tag cache serve the controller and the seed API alike.
+	registryClient := &registry.Client{
+		Timeout:                  registryTimeout,
+		MaxConcurrentPerRegistry: registryConcurrency,
+		Transport:                metrics.Transport{Base: remote.DefaultTransport},
+	}
+	cache := &tagcache.Cache{}
 	reconciler := &controllers.WatchedImageReconciler{
-		Client: mgr.GetClient(),
-		Registry: &registry.Client{
-			Timeout:                  registryTimeout,
-			MaxConcurrentPerRegistry: registryConcurrency,
-			Transport:                metrics.Transport{Base: remote.DefaultTransport},
-		},
+		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
+		Registry:                registryClient,
+		Cache:                   cache,
+		Keychain:                authn.DefaultKeychain,
 		Recorder:                mgr.GetEventRecorder("image-watcher"),
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "setting up the WatchedImage controller")
 		return 1
+	}
+	if apiAddr != "" {
+		seedAPI := &api.Server{Addr: apiAddr, Registry: apiRegistry, Lister: registryClient, Cache: cache, Keychain: authn.DefaultKeychain}
+		if err := mgr.Add(seedAPI); err != nil {
+			setupLog.Error(err, "adding the seed API")
+			return 1
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		setupLog.Error(err, "adding the health check")
