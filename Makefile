@@ -53,6 +53,10 @@ test: verify-generated vet envtest ## Run every test: unit, registry, and contro
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test ./... -count=1 -timeout 20m
 
+.PHONY: bench
+bench: envtest ## Scale benchmark: cold start of 1,000 WatchedImages on a local control plane (docs/benchmark.md). ARGS go to hack/bench/run.sh.
+	hack/bench/run.sh $(ARGS)
+
 ##@ Build
 
 .PHONY: build

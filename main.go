@@ -61,11 +61,11 @@ func runManager() int {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the Prometheus metrics endpoint binds to; 0 turns metrics off")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
-	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "WatchedImages reconciled at once")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 64, "WatchedImages reconciled at once; most of a reconcile is waiting on the API server or a registry")
 	flag.DurationVar(&registryTimeout, "registry-timeout", 60*time.Second, "bound on one whole tag listing (all pages)")
 	flag.IntVar(&registryConcurrency, "max-concurrent-registry-calls", 10, "tag listings in flight to one registry host at once; 0 means no bound")
-	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "sustained requests per second to the API server")
-	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "burst of requests to the API server")
+	flag.Float64Var(&kubeQPS, "kube-api-qps", 500, "sustained requests per second to the API server")
+	flag.IntVar(&kubeBurst, "kube-api-burst", 1000, "burst of requests to the API server")
 	flag.StringVar(&apiAddr, "api-bind-address", "", "address of the seed's HTTP API (GET /images/{org}/{image}/{tag}), e.g. :4006; empty turns it off")
 	flag.StringVar(&apiRegistry, "api-registry", "docker.io", "the registry the seed API reads: docker.io, host:port, or http://host:port for plain HTTP")
 	flag.BoolVar(&profiling, "pprof", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics endpoint")
@@ -84,6 +84,7 @@ func runManager() int {
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsOptions(metricsAddr, profiling),
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,

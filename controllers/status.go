@@ -1,11 +1,25 @@
 package controllers
 
 import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
 )
+
+// patchStatus is the controller's one status write: a merge patch of what changed since
+// before, or nothing when nothing did. The patch carries no resourceVersion: the controller
+// is status's only writer.
+func (r *WatchedImageReconciler) patchStatus(ctx context.Context, wi, before *imagesv1.WatchedImage) error {
+	if equality.Semantic.DeepEqual(before.Status, wi.Status) {
+		return nil
+	}
+	return r.Status().Patch(ctx, wi, client.MergeFrom(before))
+}
 
 // The functions here set conditions in the kstatus conventions: Ready summarises; Reconciling
 // is present only while a failed scan is being retried; Stalled only while the spec cannot

@@ -1,11 +1,15 @@
 package controllers
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
 )
@@ -75,4 +79,66 @@ func TestConditions(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestStatusPatchCarriesOnlyWhatChanged(t *testing.T) {
+	t0 := metav1.NewTime(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	t1 := metav1.NewTime(t0.Add(15 * time.Minute))
+	scanned := func(at metav1.Time) *imagesv1.WatchedImageStatus {
+		wi := &imagesv1.WatchedImage{}
+		wi.Status.LatestTag, wi.Status.TagCount, wi.Status.UpgradeAvailable = "v1.1.0", 3, true
+		wi.Status.LastScanTime = &at
+		markReady(wi, t0, imagesv1.SucceededReason, "v1.1.0 is the newest minor version")
+		return &wi.Status
+	}
+	failed := func() *imagesv1.WatchedImageStatus {
+		wi := &imagesv1.WatchedImage{Status: *scanned(t0)}
+		markFailed(wi, t1, imagesv1.RegistryErrorReason, "HTTP 500")
+		return &wi.Status
+	}
+
+	for _, tc := range []struct {
+		name          string
+		before, after *imagesv1.WatchedImageStatus
+		want          string // "" for no patch at all
+	}{
+		{"nothing changed", scanned(t0), scanned(t0), ""},
+		{"a rescan with the same answer moves lastScanTime alone", scanned(t0), scanned(t1),
+			`{"status":{"lastScanTime":"2026-11-25T10:15:00Z"}}`},
+		{"a cleared field is removed", scanned(t0), func() *imagesv1.WatchedImageStatus {
+			st := scanned(t0)
+			st.UpgradeAvailable = false
+			return st
+		}(), `{"status":{"upgradeAvailable":null}}`},
+		{"a failure replaces the conditions and keeps the last result", scanned(t0), failed(),
+			`{"status":{"conditions":[` +
+				`{"type":"Ready","status":"False","lastTransitionTime":"2026-11-25T10:15:00Z","reason":"RegistryError","message":"HTTP 500"},` +
+				`{"type":"Reconciling","status":"True","lastTransitionTime":"2026-11-25T10:15:00Z","reason":"RegistryError","message":"retrying with backoff: HTTP 500"}]}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// What patchStatus sends: nothing when status is unchanged, else the merge patch.
+			before := &imagesv1.WatchedImage{Status: *tc.before}
+			after := &imagesv1.WatchedImage{Status: *tc.after}
+			if equality.Semantic.DeepEqual(before.Status, after.Status) {
+				if tc.want != "" {
+					t.Fatalf("no patch, want %s", tc.want)
+				}
+				return
+			}
+			patch, err := client.MergeFrom(before).Data(after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, want any
+			if err := json.Unmarshal(patch, &got); err != nil {
+				t.Fatalf("patch %s: %v", patch, err)
+			}
+			if err := json.Unmarshal([]byte(tc.want), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("patch\n %s\nwant\n %s", patch, tc.want)
+			}
+		})
+	}
 }

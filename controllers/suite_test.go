@@ -108,6 +108,7 @@ func runSuite(m *testing.M) int {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: "0",
 	})
@@ -196,7 +197,8 @@ func eventually(t *testing.T, timeout time.Duration, check func() error) {
 	}
 }
 
-// reconcileCounter counts reconciles per object, to prove there is no hot loop.
+// reconcileCounter counts finished reconciles per object (status write included), to prove
+// there is no hot loop and to know when a reconcile has run its course.
 type reconcileCounter struct {
 	next reconcile.Reconciler
 
@@ -207,10 +209,11 @@ type reconcileCounter struct {
 var reconciles = &reconcileCounter{counts: map[types.NamespacedName]int{}}
 
 func (c *reconcileCounter) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	result, err := c.next.Reconcile(ctx, req)
 	c.mu.Lock()
 	c.counts[req.NamespacedName]++
 	c.mu.Unlock()
-	return c.next.Reconcile(ctx, req)
+	return result, err
 }
 
 func (c *reconcileCounter) count(ns, name string) int {

@@ -15,13 +15,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -86,10 +86,7 @@ func (r *WatchedImageReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	before := wi.DeepCopy()
 	defer func() {
-		if equality.Semantic.DeepEqual(before.Status, wi.Status) {
-			return
-		}
-		if perr := r.Status().Patch(ctx, &wi, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+		if perr := r.patchStatus(ctx, &wi, before); perr != nil && !apierrors.IsNotFound(perr) {
 			err = errors.Join(err, fmt.Errorf("patching status: %w", perr))
 		}
 	}()
@@ -259,12 +256,11 @@ func (r *WatchedImageReconciler) recordScan(wi *imagesv1.WatchedImage, t target,
 	markReady(wi, now, imagesv1.SucceededReason, readyMessage(wi, res, listing.Len()))
 	metrics.SetUpgrade(wi.Namespace, wi.Name, wi.Spec.Image, wi.Spec.CurrentTag, latest, st.UpgradeAvailable)
 
-	if latest != previous && st.UpgradeAvailable {
-		from := previous
-		if from == "" {
-			from = wi.Spec.CurrentTag
-		}
-		r.event(wi, "Normal", "UpgradeAvailable", "Scan", fmt.Sprintf("%s upgrade available: %s -> %s", t.strategy, from, latest))
+	// Announced when the answer moves, not when it is first known: the first scan's answer is
+	// in status already, and a controller starting over 1,000 new resources would otherwise
+	// double its writes with 1,000 events nobody is waiting for.
+	if previous != "" && latest != previous && st.UpgradeAvailable {
+		r.event(wi, "Normal", "UpgradeAvailable", "Scan", fmt.Sprintf("%s upgrade available: %s -> %s", t.strategy, previous, latest))
 	}
 }
 
@@ -352,6 +348,13 @@ func (r *WatchedImageReconciler) usersOfSecret(ctx context.Context, secret clien
 // reconcile; the interval is kept by RequeueAfter.
 func (r *WatchedImageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return r.setupWith(mgr, r)
+}
+
+// CacheOptions is how the manager caches what the controller watches (WatchedImages, and
+// Secrets' metadata): without managedFields, which the controller never reads and which
+// make up much of each cached object.
+func CacheOptions() cache.Options {
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 }
 
 // setupWith registers rec, which is r itself or, in tests, r wrapped to observe its calls.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -274,6 +275,55 @@ func TestNewTagIsPickedUpAfterTheInterval(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestSteadyStateWritesOnlyWhatChanged: a reconcile with no scan due writes nothing, and a
+// scan that finds the same tags changes lastScanTime alone.
+func TestSteadyStateWritesOnlyWhatChanged(t *testing.T) {
+	reg := registrytest.New(t)
+	reg.SetTags("org/app", []string{"3.0.0", "3.0.1"})
+	ns := newNamespace(t)
+	create(t, newWatchedImage(ns, "app", reg.Host()+"/org/app", "3.0.0", "bugfix"))
+	first := waitReady(t, ns, "app", metav1.ConditionTrue, imagesv1.SucceededReason)
+
+	// touch changes an annotation (which triggers a reconcile), waits for that reconcile to
+	// finish, and returns the object as the touch left it.
+	touch := func(value string) *imagesv1.WatchedImage {
+		t.Helper()
+		finished := reconciles.count(ns, "app")
+		wi := get(t, ns, "app")
+		wi.Annotations = map[string]string{"touch": value}
+		if err := k8sClient.Update(context.Background(), wi); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 5*time.Second, func() error {
+			if reconciles.count(ns, "app") <= finished {
+				return errors.New("not reconciled yet")
+			}
+			return nil
+		})
+		return wi
+	}
+
+	touched := touch("1")
+	if now := get(t, ns, "app"); now.ResourceVersion != touched.ResourceVersion {
+		t.Fatalf("a reconcile with nothing due wrote the object: status %+v", now.Status)
+	}
+
+	clock.Advance(time.Minute + 10*time.Second)
+	requests := reg.TagListRequests("org/app")
+	touch("2")
+	if reg.TagListRequests("org/app") == requests {
+		t.Fatal("the interval passed but the registry was not listed")
+	}
+	rescanned := get(t, ns, "app")
+	if !rescanned.Status.LastScanTime.After(first.Status.LastScanTime.Time) {
+		t.Fatalf("lastScanTime did not move: %v", rescanned.Status.LastScanTime)
+	}
+	rescanned.Status.LastScanTime = first.Status.LastScanTime
+	if !equality.Semantic.DeepEqual(rescanned.Status, first.Status) {
+		t.Errorf("a rescan finding the same tags changed more than lastScanTime:\n got %+v\nwant %+v", rescanned.Status, first.Status)
+	}
 }
 
 func TestRegistryDownKeepsTheLastGoodResult(t *testing.T) {

@@ -4,7 +4,9 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,20 +62,41 @@ func init() {
 		ListingDuration, ListingTags, CacheRequests)
 }
 
+// upgradeSeries remembers each WatchedImage's label values, so replacing or dropping its
+// series is one exact delete, not a scan of every series (DeletePartialMatch is linear in
+// the number of series, which made a cold start of 1,000 resources quadratic).
+var upgradeSeries = struct {
+	sync.Mutex
+	labels map[[2]string][]string // namespace, name → label values
+}{labels: map[[2]string][]string{}}
+
 // SetUpgrade records one WatchedImage's answer, replacing its previous series (whose
 // current or latest label may differ).
 func SetUpgrade(namespace, name, image, current, latest string, available bool) {
-	ForgetUpgrade(namespace, name)
 	v := 0.0
 	if available {
 		v = 1
 	}
-	UpgradeAvailable.WithLabelValues(namespace, name, image, current, latest).Set(v)
+	labels := []string{namespace, name, image, current, latest}
+	upgradeSeries.Lock()
+	defer upgradeSeries.Unlock()
+	key := [2]string{namespace, name}
+	if old, ok := upgradeSeries.labels[key]; ok && !slices.Equal(old, labels) {
+		UpgradeAvailable.DeleteLabelValues(old...)
+	}
+	upgradeSeries.labels[key] = labels
+	UpgradeAvailable.WithLabelValues(labels...).Set(v)
 }
 
 // ForgetUpgrade drops a WatchedImage's series, when it is deleted or has no answer.
 func ForgetUpgrade(namespace, name string) {
-	UpgradeAvailable.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "name": name})
+	upgradeSeries.Lock()
+	defer upgradeSeries.Unlock()
+	key := [2]string{namespace, name}
+	if old, ok := upgradeSeries.labels[key]; ok {
+		UpgradeAvailable.DeleteLabelValues(old...)
+		delete(upgradeSeries.labels, key)
+	}
 }
 
 // Transport counts and times every request a registry client makes through it.
