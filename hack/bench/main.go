@@ -65,13 +65,14 @@ type result struct {
 	// of {"tagCount":1}; FullRatio is convergence over it.
 	FullFloorSeconds float64 `json:"fullStatusFloorSeconds"`
 	FullRatio        float64 `json:"fullStatusRatio"`
-	TagListRequests int64   `json:"tagListRequests"`
-	MinimumRequests int     `json:"minimumTagListRequests"`
-	StatusWrites    int     `json:"statusWrites"`
-	PeakRSSMiB      float64 `json:"peakRSSMiB"`
-	SteadySeconds   float64 `json:"steadySeconds,omitempty"`
-	SteadyWrites    int     `json:"steadyStatusWrites,omitempty"`
-	SteadyRequests  int64   `json:"steadyTagListRequests,omitempty"`
+	TagListRequests  int64   `json:"tagListRequests"`
+	MinimumRequests  int     `json:"minimumTagListRequests"`
+	StatusWrites     int     `json:"statusWrites"`
+	PeakRSSMiB       float64 `json:"peakRSSMiB"`
+	// Steady* are what happened in the -steady period after converging (0 s: not watched).
+	SteadySeconds  float64 `json:"steadySeconds"`
+	SteadyWrites   int     `json:"steadyStatusWrites"`
+	SteadyRequests int64   `json:"steadyTagListRequests"`
 }
 
 func main() {
@@ -182,14 +183,11 @@ func run(cfg config) error {
 		return err
 	}
 	defer os.RemoveAll(filepath.Dir(kubeconfig))
-	metricsAddr, err := freeAddress()
+	addrs, err := freeAddresses(2)
 	if err != nil {
 		return err
 	}
-	probeAddr, err := freeAddress()
-	if err != nil {
-		return err
-	}
+	metricsAddr, probeAddr := addrs[0], addrs[1]
 	args := append([]string{"--kubeconfig=" + kubeconfig, "--metrics-bind-address=" + metricsAddr, "--health-probe-bind-address=" + probeAddr}, cfg.managerArgs...)
 	if cfg.cpuProfile != "" {
 		args = append(args, "--pprof")
@@ -212,7 +210,15 @@ func run(cfg config) error {
 	if err := mgr.Start(); err != nil {
 		return fmt.Errorf("starting the manager: %w", err)
 	}
-	defer func() { _ = mgr.Process.Kill(); _ = mgr.Wait() }()
+	// A manager that exits ends the wait at once, with its log.
+	ctx, stop := context.WithCancelCause(ctx)
+	exited := make(chan struct{})
+	go func() {
+		err := mgr.Wait()
+		stop(fmt.Errorf("the manager exited: %v", err))
+		close(exited)
+	}()
+	defer func() { _ = mgr.Process.Kill(); <-exited }()
 	if cfg.verbose {
 		fmt.Fprintf(os.Stderr, "manager started at %s\n", start.UTC().Format(time.RFC3339Nano))
 	}
@@ -396,8 +402,11 @@ func waitConverged(ctx context.Context, c client.Client, restCfg *rest.Config, w
 			} `json:"object"`
 		}
 		if err := dec.Decode(&ev); err != nil {
-			if ctx.Err() != nil {
+			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 				return time.Time{}, fmt.Errorf("after %s only %d of %d resources show their latest tag", timeout, len(done), len(want))
+			}
+			if ctx.Err() != nil {
+				return time.Time{}, context.Cause(ctx)
 			}
 			return time.Time{}, fmt.Errorf("reading the watch: %w", err)
 		}
@@ -620,13 +629,19 @@ func writeKubeconfig(env *envtest.Environment) (string, error) {
 	return path, os.WriteFile(path, b, 0o600)
 }
 
-func freeAddress() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddresses finds n distinct free ports on 127.0.0.1: all are held open until all are
+// found, so no two are the same.
+func freeAddresses(n int) ([]string, error) {
+	var addrs []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return addrs, nil
 }
 
 func tail(s string, n int) string {
