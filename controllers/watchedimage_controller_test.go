@@ -140,7 +140,7 @@ func TestKubectlGetShowsTheColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	var table metav1.Table
 	if err := json.Unmarshal(body, &table); err != nil {

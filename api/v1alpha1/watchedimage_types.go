@@ -177,7 +177,3 @@ type WatchedImageList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []WatchedImage `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&WatchedImage{}, &WatchedImageList{})
-}

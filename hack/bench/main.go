@@ -182,7 +182,7 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(filepath.Dir(kubeconfig))
+	defer func() { _ = os.RemoveAll(filepath.Dir(kubeconfig)) }()
 	addrs, err := freeAddresses(2)
 	if err != nil {
 		return err
@@ -200,7 +200,7 @@ func run(cfg config) error {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		logOut = io.MultiWriter(logOut, f)
 	}
 	mgr.Stdout, mgr.Stderr = io.Discard, logOut
@@ -331,10 +331,11 @@ func fullStatus(wi *imagesv1.WatchedImage, answers versions.Result, tagCount int
 func tagsFor(n int) []string {
 	tags := make([]string, 0, n)
 	for i := 0; len(tags) < n; i++ {
-		switch v := fmt.Sprintf("v%d.%d.%d", 1+i/150, (i/30)%5, i%30); {
-		case i%20 == 7:
+		v := fmt.Sprintf("v%d.%d.%d", 1+i/150, (i/30)%5, i%30)
+		switch i % 20 {
+		case 7:
 			tags = append(tags, v+"-patch.1")
-		case i%20 == 13:
+		case 13:
 			tags = append(tags, v+"-rc.1")
 		default:
 			tags = append(tags, v)
@@ -383,7 +384,7 @@ func waitConverged(ctx context.Context, c client.Client, restCfg *rest.Config, w
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return time.Time{}, fmt.Errorf("watching WatchedImages: %s", resp.Status)
 	}
@@ -428,7 +429,7 @@ func statusWrites(metricsAddr string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	total := 0
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -460,7 +461,7 @@ func profileCPU(hc *http.Client, base, path string) <-chan error {
 				time.Sleep(20 * time.Millisecond)
 				continue
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			f, err := os.Create(path)
 			if err != nil {
 				done <- err
@@ -638,7 +639,7 @@ func freeAddresses(n int) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer l.Close()
+		defer func() { _ = l.Close() }()
 		addrs = append(addrs, l.Addr().String())
 	}
 	return addrs, nil

@@ -45,7 +45,7 @@ func call(t *testing.T, srv *httptest.Server, method, path string) (int, http.He
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(body)
 }
@@ -165,7 +165,7 @@ func TestStartServesUntilTheContextEnds(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("/health: %v %v", resp, err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	cancel()
 	select {
 	case err := <-done:

@@ -31,7 +31,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: image-watcher check IMAGE:TAG [--strategy patch|bugfix|minor|major] [--constraint C] [--include RE] [--exclude RE] [--insecure] [--timeout D]")
+		_, _ = fmt.Fprintln(stderr, "usage: image-watcher check IMAGE:TAG [--strategy patch|bugfix|minor|major] [--constraint C] [--include RE] [--exclude RE] [--insecure] [--timeout D]")
 		fs.PrintDefaults()
 	}
 	strategyName := fs.String("strategy", string(versions.Bugfix), "how far an upgrade may go: patch, bugfix, minor or major")
@@ -111,6 +111,6 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func fail(stderr io.Writer, code int, err error) int {
-	fmt.Fprintf(stderr, "image-watcher check: %v\n", err)
+	_, _ = fmt.Fprintf(stderr, "image-watcher check: %v\n", err)
 	return code
 }

@@ -66,7 +66,7 @@ func get(t *testing.T, rt http.RoundTripper, url string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	return resp.StatusCode, nil
 }
 

@@ -337,7 +337,7 @@ func TestListTagsOnAClosedPortIsUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 
 	_, err = (&Client{Timeout: 5 * time.Second}).ListTags(context.Background(), repoOn(t, host, "org/app"), noCredentials, nil)
 	if KindOf(err) != Unreachable {
@@ -360,7 +360,7 @@ func TestListTagsDetectsAPaginationLoop(t *testing.T) {
 		mu.Unlock()
 		// Every page links to the same "next" page.
 		w.Header().Set("Link", `</v2/org/app/tags/list?n=1&last=a>; rel="next"`)
-		fmt.Fprint(w, `{"name":"org/app","tags":["a"]}`)
+		_, _ = fmt.Fprint(w, `{"name":"org/app","tags":["a"]}`)
 	}))
 	t.Cleanup(srv.Close)
 

@@ -268,7 +268,7 @@ func (d *Distribution) start(t testing.TB, bin, config string) error {
 		}
 		resp, err := client.Get(scheme + "://" + d.host + "/v2/")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			// The header proves it is the registry answering, not whatever else may
 			// have taken the port.
 			if resp.Header.Get("Docker-Distribution-API-Version") != "" {

@@ -25,7 +25,7 @@ func getTags(t *testing.T, d *Distribution, rt http.RoundTripper, scheme, path, 
 	if err != nil {
 		return nil, nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var body struct {
 		Tags []string `json:"tags"`
 	}

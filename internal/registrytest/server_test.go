@@ -33,7 +33,7 @@ func get(t *testing.T, ctx context.Context, url string, setAuth func(*http.Reque
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	p := page{status: resp.StatusCode, header: resp.Header}
 	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
 		t.Fatalf("GET %s: decoding body: %v", url, err)
@@ -165,7 +165,7 @@ func TestHangEndsWithTheClientOrTheServer(t *testing.T) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+"/v2/app/tags/list", nil)
 	start := time.Now()
 	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		t.Fatalf("a hanging request answered %d", resp.StatusCode)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -177,7 +177,7 @@ func TestHangEndsWithTheClientOrTheServer(t *testing.T) {
 	go func() {
 		resp, err := http.Get(s.URL() + "/v2/app/tags/list")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 		errc <- err
 	}()
@@ -199,7 +199,7 @@ func TestClosedServerRefusesConnections(t *testing.T) {
 	s.Close()
 	resp, err := http.Get(s.URL() + "/v2/")
 	if err == nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		t.Fatalf("a closed server answered %d", resp.StatusCode)
 	}
 }
