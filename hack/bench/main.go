@@ -2,8 +2,9 @@
 // that pages at P tags, N WatchedImages already stored, then the manager started from zero
 // as its own process. It prints the seconds until every resource shows its correct
 // latestTag, the API-server floor measured the same way in the same run (8 concurrent
-// clients making N plain status patches), their ratio, the tag-list requests the registry
-// saw, the manager's status writes and its peak RSS. Run it with `make bench`.
+// clients making N plain status patches), their ratio, the same floor with the status the
+// controller writes, the tag-list requests the registry saw, the manager's status writes
+// and its peak RSS. Run it with `make bench`; docs/benchmark.md says how to read it.
 package main
 
 import (
