@@ -22,7 +22,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +40,7 @@ import (
 
 	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
 	"github.com/imagewatcher/image-watcher/internal/registry"
+	"github.com/imagewatcher/image-watcher/internal/registrytest"
 	"github.com/imagewatcher/image-watcher/internal/versions"
 )
 
@@ -66,14 +66,14 @@ type result struct {
 	// of {"tagCount":1}; FullRatio is convergence over it.
 	FullFloorSeconds float64 `json:"fullStatusFloorSeconds"`
 	FullRatio        float64 `json:"fullStatusRatio"`
-	TagListRequests  int64   `json:"tagListRequests"`
+	TagListRequests  int     `json:"tagListRequests"`
 	MinimumRequests  int     `json:"minimumTagListRequests"`
 	StatusWrites     int     `json:"statusWrites"`
 	PeakRSSMiB       float64 `json:"peakRSSMiB"`
 	// Steady* are what happened in the -steady period after converging (0 s: not watched).
 	SteadySeconds  float64 `json:"steadySeconds"`
 	SteadyWrites   int     `json:"steadyStatusWrites"`
-	SteadyRequests int64   `json:"steadyTagListRequests"`
+	SteadyRequests int     `json:"steadyTagListRequests"`
 }
 
 func main() {
@@ -114,12 +114,15 @@ func run(cfg config) error {
 		return err
 	}
 
-	reg := newTagServer(cfg.pageSize)
+	reg, err := registrytest.Start(registrytest.WithPageSize(cfg.pageSize))
+	if err != nil {
+		return fmt.Errorf("starting the registry: %w", err)
+	}
 	defer reg.Close()
 	want := map[string]string{} // resource name → expected latestTag
 	strategies := []string{"patch", "bugfix", "minor", "major"}
 	for r := range cfg.repos {
-		reg.set(fmt.Sprintf("bench/repo-%d", r), tagsFor(cfg.tags))
+		reg.SetTags(fmt.Sprintf("bench/repo-%d", r), tagsFor(cfg.tags))
 	}
 	listing := versions.NewListing(tagsFor(cfg.tags))
 	answers, err := versions.Evaluate(listing, "v1.0.0", versions.Filter{})
@@ -140,7 +143,7 @@ func run(cfg config) error {
 			out[i] = &imagesv1.WatchedImage{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("wi-%04d", i)},
 				Spec: imagesv1.WatchedImageSpec{
-					Image:      fmt.Sprintf("%s/bench/repo-%d", reg.host, i%cfg.repos),
+					Image:      fmt.Sprintf("%s/bench/repo-%d", reg.Host(), i%cfg.repos),
 					CurrentTag: "v1.0.0",
 					Strategy:   s,
 					Insecure:   true,
@@ -259,19 +262,19 @@ func run(cfg config) error {
 		Resources: cfg.resources, Repositories: cfg.repos, TagsPerRepo: cfg.tags, PageSize: cfg.pageSize,
 		ConvergeSeconds: elapsed.Seconds(), FloorSeconds: floor.Seconds(), Ratio: elapsed.Seconds() / floor.Seconds(),
 		FullFloorSeconds: fullFloor.Seconds(), FullRatio: elapsed.Seconds() / fullFloor.Seconds(),
-		TagListRequests: reg.requests.Load(), MinimumRequests: cfg.repos * ((cfg.tags + cfg.pageSize - 1) / cfg.pageSize),
+		TagListRequests: reg.AllTagListRequests(), MinimumRequests: cfg.repos * ((cfg.tags + cfg.pageSize - 1) / cfg.pageSize),
 	}
 	if res.StatusWrites, err = statusWrites(metricsAddr); err != nil {
 		return err
 	}
 	if cfg.steady > 0 {
-		requests := reg.requests.Load()
+		requests := reg.AllTagListRequests()
 		time.Sleep(cfg.steady)
 		writes, err := statusWrites(metricsAddr)
 		if err != nil {
 			return err
 		}
-		res.SteadySeconds, res.SteadyWrites, res.SteadyRequests = cfg.steady.Seconds(), writes-res.StatusWrites, reg.requests.Load()-requests
+		res.SteadySeconds, res.SteadyWrites, res.SteadyRequests = cfg.steady.Seconds(), writes-res.StatusWrites, reg.AllTagListRequests()-requests
 	}
 	if res.PeakRSSMiB, err = peakRSS(mgr.Process.Pid); err != nil {
 		return err
@@ -660,68 +663,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// tagServer serves GET /v2/ and paginated GET /v2/<repo>/tags/list with Link headers, as
-// distribution does, and counts tag-list requests.
-type tagServer struct {
-	srv      *http.Server
-	host     string
-	pageSize int
-	requests atomic.Int64
-
-	mu    sync.RWMutex
-	repos map[string][]string
-}
-
-func newTagServer(pageSize int) *tagServer {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	r := &tagServer{host: l.Addr().String(), pageSize: pageSize, repos: map[string][]string{}}
-	r.srv = &http.Server{Handler: r}
-	go func() { _ = r.srv.Serve(l) }()
-	return r
-}
-
-func (r *tagServer) Close() { _ = r.srv.Close() }
-
-func (r *tagServer) set(repo string, tags []string) {
-	sorted := append([]string(nil), tags...)
-	sort.Strings(sorted)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.repos[repo] = sorted
-}
-
-func (r *tagServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	repo, ok := strings.CutSuffix(strings.TrimPrefix(req.URL.Path, "/v2/"), "/tags/list")
-	if req.URL.Path == "/v2/" || !ok {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	r.requests.Add(1)
-	r.mu.RLock()
-	tags, found := r.repos[repo]
-	r.mu.RUnlock()
-	if !found {
-		http.Error(w, `{"errors":[{"code":"NAME_UNKNOWN"}]}`, http.StatusNotFound)
-		return
-	}
-	n := r.pageSize
-	if v, err := strconv.Atoi(req.URL.Query().Get("n")); err == nil && v > 0 && v < n {
-		n = v
-	}
-	last := req.URL.Query().Get("last")
-	i := sort.SearchStrings(tags, last)
-	if i < len(tags) && tags[i] == last {
-		i++
-	}
-	page := tags[i:min(i+n, len(tags))]
-	if i+n < len(tags) {
-		w.Header().Set("Link", fmt.Sprintf(`</v2/%s/tags/list?n=%d&last=%s>; rel="next"`, repo, n, page[len(page)-1]))
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"name": repo, "tags": page})
 }

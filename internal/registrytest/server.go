@@ -85,6 +85,17 @@ func WithTLS() Option {
 // New starts a Server on 127.0.0.1 and closes it when the test ends.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	s, err := Start(opts...)
+	if err != nil {
+		t.Fatalf("registrytest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a Server on 127.0.0.1 outside a test (the scale benchmark uses it); the
+// caller closes it.
+func Start(opts ...Option) (*Server, error) {
 	s := &Server{
 		pageSize: DefaultPageSize,
 		closing:  make(chan struct{}),
@@ -95,13 +106,13 @@ func New(t testing.TB, opts ...Option) *Server {
 		o(s)
 	}
 	if s.pageSize < 1 {
-		t.Fatalf("registrytest: page size must be positive, got %d", s.pageSize)
+		return nil, fmt.Errorf("page size must be positive, got %d", s.pageSize)
 	}
 	// Listen explicitly so Host is always a loopback IP literal, which go-containerregistry
 	// treats as a plain-HTTP registry without further options.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("registrytest: listen: %v", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.ts.Listener = l
@@ -110,8 +121,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	} else {
 		s.ts.Start()
 	}
-	t.Cleanup(s.Close)
-	return s
+	return s, nil
 }
 
 // Transport is an HTTP transport that trusts the server's certificate (WithTLS).
@@ -163,6 +173,17 @@ func (s *Server) TagListRequests(repo string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.counts[repo]
+}
+
+// AllTagListRequests is TagListRequests summed over every repository.
+func (s *Server) AllTagListRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	total := 0
+	for _, n := range s.counts {
+		total += n
+	}
+	return total
 }
 
 // ResetCounts sets every TagListRequests count back to zero.
