@@ -61,7 +61,7 @@ func runManager() int {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the Prometheus metrics endpoint binds to; 0 turns metrics off")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
-	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 64, "WatchedImages reconciled at once; most of a reconcile is waiting on the API server or a registry")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "WatchedImages reconciled at once; most of a reconcile is waiting on the API server or a registry")
 	flag.DurationVar(&registryTimeout, "registry-timeout", 60*time.Second, "bound on one whole tag listing (all pages)")
 	flag.IntVar(&registryConcurrency, "max-concurrent-registry-calls", 10, "tag listings in flight to one registry host at once; 0 means no bound")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 500, "sustained requests per second to the API server")

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +36,12 @@ import (
 	"github.com/imagewatcher/image-watcher/internal/versions"
 )
 
+// DefaultMaxConcurrentReconciles is the manager's default: a reconcile mostly waits on the
+// API server's answer to its status write, and registries have a bound of their own, so
+// many in flight let a cold start of 1,000 resources go at the API server's pace
+// (docs/benchmark.md).
+const DefaultMaxConcurrentReconciles = 64
+
 // TagLister lists every tag of a repository; *registry.Client is the real one.
 type TagLister interface {
 	ListTags(ctx context.Context, repo name.Repository, keychain authn.Keychain, transport http.RoundTripper) ([]string, error)
@@ -60,7 +65,8 @@ type WatchedImageReconciler struct {
 	Now func() time.Time
 	// RetryBase and RetryMax bound the backoff after a failed scan.
 	RetryBase, RetryMax time.Duration
-	// MaxConcurrentReconciles is how many resources are reconciled at once.
+	// MaxConcurrentReconciles is how many resources are reconciled at once; 0 means
+	// DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
 
 	backoff    *backoff
@@ -205,8 +211,7 @@ func (r *WatchedImageReconciler) listTags(ctx context.Context, wi *imagesv1.Watc
 	if rescanRequested(wi) || wasSuspended(wi) {
 		maxAge = 0
 	}
-	key := strings.Join([]string{repo.Scheme(), repo.String(), identity, trust}, "|")
-	return r.Cache.Get(ctx, key, maxAge, func(ctx context.Context) ([]string, error) {
+	return r.Cache.Get(ctx, tagcache.Key(repo, identity, trust), maxAge, func(ctx context.Context) ([]string, error) {
 		return r.Registry.ListTags(ctx, repo, keychain, transport)
 	})
 }
@@ -371,7 +376,7 @@ func (r *WatchedImageReconciler) setupWith(mgr ctrl.Manager, rec reconcile.Recon
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// Only metadata: the event is what matters, and the data is read when a scan needs it.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret), builder.OnlyMetadata).
-		WithOptions(controller.Options{MaxConcurrentReconciles: cmp.Or(r.MaxConcurrentReconciles, 4)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cmp.Or(r.MaxConcurrentReconciles, DefaultMaxConcurrentReconciles)}).
 		Named("watchedimage").
 		Complete(rec)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/imagewatcher/image-watcher/internal/credentials"
 	"github.com/imagewatcher/image-watcher/internal/registry"
 	"github.com/imagewatcher/image-watcher/internal/tagcache"
 	"github.com/imagewatcher/image-watcher/internal/versions"
@@ -104,8 +105,8 @@ func (s *Server) image(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), cmp.Or(s.Timeout, 30*time.Second))
 	defer cancel()
-	// The same key as the controller's for its own credentials, so both share listings.
-	key := strings.Join([]string{repo.Scheme(), repo.String(), "controller", ""}, "|")
+	// The controller's own credentials, as for a resource without secretRef: both share listings.
+	key := tagcache.Key(repo, credentials.IdentityController, "")
 	listing, err := s.Cache.Get(ctx, key, cmp.Or(s.MaxAge, 15*time.Minute), func(ctx context.Context) ([]string, error) {
 		return s.Lister.ListTags(ctx, repo, s.Keychain, nil)
 	})

@@ -4,14 +4,23 @@ package tagcache
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/imagewatcher/image-watcher/internal/metrics"
 	"github.com/imagewatcher/image-watcher/internal/versions"
 )
+
+// Key is the cache key of a repository's listing fetched with the credentials named
+// identity over the TLS trust named trust ("" for the system roots). Every caller builds its
+// key here, so the controller and the seed API share listings exactly when they may.
+func Key(repo name.Repository, identity, trust string) string {
+	return strings.Join([]string{repo.Scheme(), repo.String(), identity, trust}, "|")
+}
 
 // Fetch lists a repository's tags from its registry.
 type Fetch func(ctx context.Context) ([]string, error)
@@ -29,10 +38,16 @@ type Cache struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	mu      sync.Mutex
-	entries map[string]*entry
-	flight  singleflight.Group
+	mu        sync.Mutex
+	entries   map[string]*entry
+	lastEvict time.Time
+	flight    singleflight.Group
 }
+
+// evictEvery spaces eviction sweeps: a sweep reads every entry, and Get runs once per
+// reconcile. Entries live at least two minutes (twice the minimum interval), so a sweep a
+// minute is timely enough.
+const evictEvery = time.Minute
 
 type entry struct {
 	listing Listing
@@ -112,6 +127,10 @@ func (c *Cache) Len() int {
 }
 
 func (c *Cache) evictLocked(now time.Time) {
+	if now.Sub(c.lastEvict) < evictEvery {
+		return
+	}
+	c.lastEvict = now
 	for k, e := range c.entries {
 		if now.Sub(e.listing.FetchedAt) > 2*e.keepFor {
 			delete(c.entries, k)

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // fakeClock is a settable clock for freshness and eviction.
@@ -142,5 +144,34 @@ func TestCallerContextCancelLeavesTheSharedFetchRunning(t *testing.T) {
 	got, err := c.Get(context.Background(), "k", time.Minute, fetch)
 	if err != nil || got.Len() != 1 || sawCancel.Load() {
 		t.Errorf("shared fetch: err %v, %d tags, saw cancel %v", err, got.Len(), sawCancel.Load())
+	}
+}
+
+func TestKeysSeparateSchemesCredentialsAndTrust(t *testing.T) {
+	repo := func(ref string, insecure bool) name.Repository {
+		t.Helper()
+		var opts []name.Option
+		if insecure {
+			opts = append(opts, name.Insecure)
+		}
+		r, err := name.NewRepository(ref, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	base := Key(repo("registry.example.com/org/app", false), "controller", "")
+	if again := Key(repo("registry.example.com/org/app", false), "controller", ""); again != base {
+		t.Errorf("the same repository and credentials give %q and %q", base, again)
+	}
+	for what, other := range map[string]string{
+		"another repository":   Key(repo("registry.example.com/org/other", false), "controller", ""),
+		"plain HTTP":           Key(repo("registry.example.com/org/app", true), "controller", ""),
+		"other credentials":    Key(repo("registry.example.com/org/app", false), "cred-1234", ""),
+		"a private CA trusted": Key(repo("registry.example.com/org/app", false), "controller", "tls-abcd"),
+	} {
+		if other == base {
+			t.Errorf("%s shares the key %q", what, base)
+		}
 	}
 }
