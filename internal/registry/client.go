@@ -66,10 +66,7 @@ func (c *Client) ListTags(ctx context.Context, repo name.Repository, keychain au
 		keychain = authn.DefaultKeychain
 	}
 	timeout := cmp.Or(c.Timeout, DefaultTimeout)
-	pageSize := c.PageSize
-	if pageSize <= 0 {
-		pageSize = DefaultPageSize
-	}
+	pageSize := cmp.Or(max(c.PageSize, 0), DefaultPageSize)
 	start := time.Now()
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -90,7 +87,6 @@ func (c *Client) ListTags(ctx context.Context, repo name.Repository, keychain au
 
 // list reads every page of repo's tags.
 func (c *Client) list(lctx context.Context, start time.Time, repo name.Repository, keychain authn.Keychain, transport http.RoundTripper, pageSize int) ([]string, error) {
-
 	auth, err := authn.Resolve(lctx, keychain, repo)
 	if err != nil {
 		return nil, &Error{
