@@ -6,10 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
 )
@@ -116,18 +114,15 @@ func TestStatusPatchCarriesOnlyWhatChanged(t *testing.T) {
 				`{"type":"Reconciling","status":"True","lastTransitionTime":"2026-11-25T10:15:00Z","reason":"RegistryError","message":"retrying with backoff: HTTP 500"}]}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// What patchStatus sends: nothing when status is unchanged, else the merge patch.
-			before := &imagesv1.WatchedImage{Status: *tc.before}
-			after := &imagesv1.WatchedImage{Status: *tc.after}
-			if equality.Semantic.DeepEqual(before.Status, after.Status) {
+			patch, err := statusPatch(tc.before, tc.after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if patch == nil {
 				if tc.want != "" {
 					t.Fatalf("no patch, want %s", tc.want)
 				}
 				return
-			}
-			patch, err := client.MergeFrom(before).Data(after)
-			if err != nil {
-				t.Fatal(err)
 			}
 			var got, want any
 			if err := json.Unmarshal(patch, &got); err != nil {

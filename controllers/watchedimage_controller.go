@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -371,11 +370,16 @@ func (r *WatchedImageReconciler) setupWith(mgr ctrl.Manager, rec reconcile.Recon
 		r.Keychain = authn.DefaultKeychain
 	}
 	r.backoff = newBackoff(cmp.Or(r.RetryBase, 5*time.Second), cmp.Or(r.RetryMax, 10*time.Minute))
+	watched := &imagesv1.WatchedImage{}
+	// Only a Secret's metadata: the event is what matters, and the data is read when a scan
+	// needs it.
+	secrets := &metav1.PartialObjectMetadata{}
+	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	c := mgr.GetCache()
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&imagesv1.WatchedImage{}, builder.WithPredicates(
+		WatchesRawSource(newPromptKind(c, watched, &handler.EnqueueRequestForObject{},
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		// Only metadata: the event is what matters, and the data is read when a scan needs it.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret), builder.OnlyMetadata).
+		WatchesRawSource(newPromptKind(c, secrets, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: cmp.Or(r.MaxConcurrentReconciles, DefaultMaxConcurrentReconciles)}).
 		Named("watchedimage").
 		Complete(rec)

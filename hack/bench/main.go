@@ -393,7 +393,7 @@ func waitConverged(ctx context.Context, c client.Client, restCfg *rest.Config, w
 		return time.Time{}, fmt.Errorf("watching WatchedImages: %s", resp.Status)
 	}
 	dec := json.NewDecoder(resp.Body)
-	lastReport := started
+	lastReport, firstStatus := started, false
 	for len(done) < len(want) {
 		var ev struct {
 			Object struct {
@@ -416,6 +416,10 @@ func waitConverged(ctx context.Context, c client.Client, restCfg *rest.Config, w
 			return time.Time{}, fmt.Errorf("reading the watch: %w", err)
 		}
 		observe(ev.Object.Metadata.Name, ev.Object.Status.LatestTag, ev.Object.Status.Conditions)
+		if verbose && !firstStatus && ev.Object.Status.LatestTag != "" {
+			firstStatus = true
+			fmt.Fprintf(os.Stderr, "%6.2f s  first status written\n", time.Since(started).Seconds())
+		}
 		if now := time.Now(); verbose && now.Sub(lastReport) > 500*time.Millisecond {
 			lastReport = now
 			fmt.Fprintf(os.Stderr, "%6.2f s  %d of %d converged\n", now.Sub(started).Seconds(), len(done), len(want))

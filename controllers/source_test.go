@@ -1,0 +1,87 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
+)
+
+// promptKind's contract is the Kind source's: when WaitForSync returns, every object of the
+// initial list is in the queue; afterwards, events pass the predicates before they reach it.
+func TestPromptKindHasTheWholeListWhenSynced(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ns := newNamespace(t)
+	const n = 200
+	for i := range n {
+		wi := newWatchedImage(ns, fmt.Sprintf("wi-%03d", i), "127.0.0.1:1/source-test", "v1.0.0", "patch")
+		if err := k8sClient.Create(ctx, wi); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A cache of its own, started before the source like the manager's: the suite's has
+	// synced long ago.
+	c, err := cache.New(restCfg, cache.Options{Scheme: k8sClient.Scheme(), DefaultNamespaces: map[string]cache.Config{ns: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = c.Start(ctx) }()
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	defer queue.ShutDown()
+	src := newPromptKind(c, &imagesv1.WatchedImage{}, &handler.EnqueueRequestForObject{}, predicate.GenerationChangedPredicate{})
+	if err := src.Start(ctx, queue); err != nil {
+		t.Fatal(err)
+	}
+	syncCtx, stop := context.WithTimeout(ctx, 30*time.Second)
+	defer stop()
+	if err := src.WaitForSync(syncCtx); err != nil {
+		t.Fatal(err)
+	}
+	if got := queue.Len(); got != n {
+		t.Fatalf("queue holds %d requests when synced, want all %d", got, n)
+	}
+	for range n {
+		req, _ := queue.Get()
+		queue.Done(req)
+		queue.Forget(req)
+	}
+
+	// A status write does not pass the predicate; a spec change after it does. Events of
+	// one informer arrive in order, so once the second is queued the first has been seen.
+	statusOnly := newWatchedImage(ns, "wi-000", "127.0.0.1:1/source-test", "v1.0.0", "patch")
+	if err := k8sClient.Status().Patch(ctx, statusOnly, client.RawPatch(types.MergePatchType, []byte(`{"status":{"tagCount":7}}`))); err != nil {
+		t.Fatal(err)
+	}
+	specChange := newWatchedImage(ns, "wi-001", "127.0.0.1:1/source-test", "v1.0.0", "patch")
+	if err := k8sClient.Patch(ctx, specChange, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"currentTag":"v1.0.1"}}`))); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := queue.Get()
+	if want := (reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "wi-001"}}); req != want {
+		t.Fatalf("queued %v, want %v (the spec change only)", req, want)
+	}
+	if got := queue.Len(); got != 0 {
+		t.Fatalf("%d more requests queued, want none", got)
+	}
+
+	// A delete reaches the handler too.
+	queue.Done(req)
+	if err := k8sClient.Delete(ctx, newWatchedImage(ns, "wi-002", "127.0.0.1:1/source-test", "v1.0.0", "patch")); err != nil {
+		t.Fatal(err)
+	}
+	if req, _ := queue.Get(); req.Name != "wi-002" {
+		t.Fatalf("queued %v after a delete, want wi-002", req)
+	}
+}
