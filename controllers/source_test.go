@@ -3,13 +3,19 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -83,5 +89,69 @@ func TestPromptKindHasTheWholeListWhenSynced(t *testing.T) {
 	}
 	if req, _ := queue.Get(); req.Name != "wi-002" {
 		t.Fatalf("queued %v after a delete, want wi-002", req)
+	}
+}
+
+// A kind that is not served yet, as when the CRD is applied together with the manager, is
+// waited for: the source starts at once and syncs once the CRD is in.
+func TestPromptKindWaitsForAKindServedLater(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ns := newNamespace(t)
+	c, err := cache.New(restCfg, cache.Options{Scheme: k8sClient.Scheme(), DefaultNamespaces: map[string]cache.Config{ns: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = c.Start(ctx) }()
+	gvk := schema.GroupVersionKind{Group: "late.imagewatcher.dev", Version: "v1", Kind: "Late"}
+	late := &metav1.PartialObjectMetadata{}
+	late.SetGroupVersionKind(gvk)
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	defer queue.ShutDown()
+	src := newPromptKind(c, late, &handler.EnqueueRequestForObject{})
+	if err := src.Start(ctx, queue); err != nil {
+		t.Fatalf("Start with the kind not served: %v", err)
+	}
+	notYet, stop := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer stop()
+	if err := src.WaitForSync(notYet); err == nil || !strings.Contains(err.Error(), "not served") {
+		t.Fatalf("WaitForSync before the CRD: %v, want an error saying the kind is not served", err)
+	}
+
+	_, err = envtest.InstallCRDs(restCfg, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{{
+		ObjectMeta: metav1.ObjectMeta{Name: "lates.late.imagewatcher.dev"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: gvk.Group, Scope: apiextensionsv1.NamespaceScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "lates", Singular: "late", Kind: gvk.Kind, ListKind: "LateList"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+				Name: gvk.Version, Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{Type: "object"}},
+			}},
+		},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(gvk)
+	obj.SetNamespace(ns)
+	obj.SetName("first")
+	if err := k8sClient.Create(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	synced, stop2 := context.WithTimeout(ctx, 30*time.Second)
+	defer stop2()
+	if err := src.WaitForSync(synced); err != nil {
+		t.Fatalf("WaitForSync after the CRD: %v", err)
+	}
+	got := make(chan reconcile.Request, 1)
+	go func() { req, _ := queue.Get(); got <- req }()
+	select {
+	case req := <-got:
+		if req.Name != "first" || req.Namespace != ns {
+			t.Fatalf("queued %v, want %s/first", req, ns)
+		}
+	case <-synced.Done():
+		t.Fatal("the object of the late kind never reached the queue")
 	}
 }
