@@ -37,15 +37,7 @@ func TestPromptKindHasTheWholeListWhenSynced(t *testing.T) {
 		}
 	}
 
-	// A cache of its own, started before the source like the manager's: the suite's has
-	// synced long ago.
-	c, err := cache.New(restCfg, cache.Options{Scheme: k8sClient.Scheme(), DefaultNamespaces: map[string]cache.Config{ns: {}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = c.Start(ctx) }()
-	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
-	defer queue.ShutDown()
+	c, queue := newCacheAndQueue(ctx, t, ns)
 	src := newPromptKind(c, &imagesv1.WatchedImage{}, &handler.EnqueueRequestForObject{}, predicate.GenerationChangedPredicate{})
 	if err := src.Start(ctx, queue); err != nil {
 		t.Fatal(err)
@@ -98,16 +90,10 @@ func TestPromptKindWaitsForAKindServedLater(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ns := newNamespace(t)
-	c, err := cache.New(restCfg, cache.Options{Scheme: k8sClient.Scheme(), DefaultNamespaces: map[string]cache.Config{ns: {}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = c.Start(ctx) }()
+	c, queue := newCacheAndQueue(ctx, t, ns)
 	gvk := schema.GroupVersionKind{Group: "late.imagewatcher.dev", Version: "v1", Kind: "Late"}
 	late := &metav1.PartialObjectMetadata{}
 	late.SetGroupVersionKind(gvk)
-	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
-	defer queue.ShutDown()
 	src := newPromptKind(c, late, &handler.EnqueueRequestForObject{})
 	if err := src.Start(ctx, queue); err != nil {
 		t.Fatalf("Start with the kind not served: %v", err)
@@ -118,7 +104,7 @@ func TestPromptKindWaitsForAKindServedLater(t *testing.T) {
 		t.Fatalf("WaitForSync before the CRD: %v, want an error saying the kind is not served", err)
 	}
 
-	_, err = envtest.InstallCRDs(restCfg, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{{
+	_, err := envtest.InstallCRDs(restCfg, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{{
 		ObjectMeta: metav1.ObjectMeta{Name: "lates.late.imagewatcher.dev"},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
 			Group: gvk.Group, Scope: apiextensionsv1.NamespaceScoped,
@@ -154,4 +140,18 @@ func TestPromptKindWaitsForAKindServedLater(t *testing.T) {
 	case <-synced.Done():
 		t.Fatal("the object of the late kind never reached the queue")
 	}
+}
+
+// newCacheAndQueue starts a cache of ns of its own, as the manager starts its cache before
+// any source (the suite's has synced long ago), and a queue for a source to fill.
+func newCacheAndQueue(ctx context.Context, t *testing.T, ns string) (cache.Cache, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	t.Helper()
+	c, err := cache.New(restCfg, cache.Options{Scheme: k8sClient.Scheme(), DefaultNamespaces: map[string]cache.Config{ns: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = c.Start(ctx) }()
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	t.Cleanup(queue.ShutDown)
+	return c, queue
 }
