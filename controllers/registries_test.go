@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	imagesv1 "github.com/imagewatcher/image-watcher/api/v1alpha1"
@@ -249,4 +251,39 @@ func TestFailingScansBackOffExponentially(t *testing.T) {
 	if got := reg.TagListRequests("org/app") - start; got < 2 || got > 8 {
 		t.Errorf("%d attempts in 3s, want 2 to 8 (exponential backoff from 200ms to 1s)", got)
 	}
+}
+
+// A changed Secret reconciles the resources that read it at once, not at their next
+// interval (1m here).
+func TestAChangedSecretReconcilesItsUsers(t *testing.T) {
+	reg := registrytest.New(t, registrytest.WithBasicAuth("robot", "s3cret"))
+	reg.SetTags("private/app", []string{"1.0.0", "1.1.0"})
+	ns := newNamespace(t)
+	pullSecret(t, ns, "regcred", reg.Host(), "robot", "s3cret")
+	user := newWatchedImage(ns, "user", reg.Host()+"/private/app", "1.0.0", "minor")
+	user.Spec.SecretRef = &imagesv1.LocalObjectReference{Name: "regcred"}
+	create(t, user)
+	waitReady(t, ns, "user", metav1.ConditionTrue, imagesv1.SucceededReason)
+	eventually(t, 5*time.Second, func() error {
+		if reconciles.count(ns, "user") == 0 {
+			return errors.New("the first reconcile has not finished")
+		}
+		return nil
+	})
+	before := reconciles.count(ns, "user")
+
+	secret := &corev1.Secret{}
+	if err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "regcred"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Annotations = map[string]string{"rotated": "yes"}
+	if err := k8sClient.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if got := reconciles.count(ns, "user"); got == before {
+			return fmt.Errorf("user reconciled %d times, the same as before the Secret changed", got)
+		}
+		return nil
+	})
 }
