@@ -30,8 +30,9 @@ func (r *WatchedImageReconciler) patchStatus(ctx context.Context, wi, before *im
 	return r.Status().Patch(ctx, target, client.RawPatch(types.MergePatchType, patch))
 }
 
-// statusPatch is the JSON merge patch from one status to another, nil when they are equal.
-// It diffs the statuses alone, not the whole objects.
+// statusPatch is the JSON merge patch from one status to another, nil when they read the
+// same. It diffs the statuses alone, not the whole objects. Times are stored to the second,
+// so two statuses a few milliseconds apart are the same status.
 func statusPatch(before, after *imagesv1.WatchedImageStatus) ([]byte, error) {
 	if equality.Semantic.DeepEqual(before, after) {
 		return nil, nil
@@ -45,7 +46,7 @@ func statusPatch(before, after *imagesv1.WatchedImageStatus) ([]byte, error) {
 		return nil, err
 	}
 	diff, err := jsonpatch.CreateMergePatch(from, to)
-	if err != nil {
+	if err != nil || string(diff) == "{}" {
 		return nil, err
 	}
 	return json.Marshal(map[string]json.RawMessage{"status": diff})

@@ -101,6 +101,8 @@ func TestStatusPatchCarriesOnlyWhatChanged(t *testing.T) {
 		want          string // "" for no patch at all
 	}{
 		{"nothing changed", scanned(t0), scanned(t0), ""},
+		{"a time that moved less than the second it is stored to", scanned(t0),
+			scanned(metav1.NewTime(t0.Add(400 * time.Millisecond))), ""},
 		{"a rescan with the same answer moves lastScanTime alone", scanned(t0), scanned(t1),
 			`{"status":{"lastScanTime":"2026-11-25T10:15:00Z"}}`},
 		{"a cleared field is removed", scanned(t0), func() *imagesv1.WatchedImageStatus {
@@ -118,11 +120,13 @@ func TestStatusPatchCarriesOnlyWhatChanged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if patch == nil {
-				if tc.want != "" {
-					t.Fatalf("no patch, want %s", tc.want)
-				}
+			switch {
+			case patch == nil && tc.want == "":
 				return
+			case patch == nil:
+				t.Fatalf("no patch, want %s", tc.want)
+			case tc.want == "":
+				t.Fatalf("patch %s, want none", patch)
 			}
 			var got, want any
 			if err := json.Unmarshal(patch, &got); err != nil {
