@@ -63,17 +63,28 @@ func (k *promptKind) Start(ctx context.Context, queue workqueue.TypedRateLimitin
 	return nil
 }
 
-// events hands the informer's notifications to the handler, through the predicates.
+// events hands the informer's notifications to the handler, through the predicates. The
+// informer hands over client.Objects; anything else is dropped rather than panicking in
+// the informer's goroutine.
 func (k *promptKind) events(ctx context.Context, queue workqueue.TypedRateLimitingInterface[reconcile.Request]) toolscache.ResourceEventHandler {
 	return toolscache.ResourceEventHandlerFuncs{
 		AddFunc: func(o any) {
-			e := event.CreateEvent{Object: o.(client.Object)}
+			obj, ok := o.(client.Object)
+			if !ok {
+				return
+			}
+			e := event.CreateEvent{Object: obj}
 			if k.passes(func(p predicate.Predicate) bool { return p.Create(e) }) {
 				k.handler.Create(ctx, e, queue)
 			}
 		},
 		UpdateFunc: func(old, o any) {
-			e := event.UpdateEvent{ObjectOld: old.(client.Object), ObjectNew: o.(client.Object)}
+			before, ok := old.(client.Object)
+			after, ok2 := o.(client.Object)
+			if !ok || !ok2 {
+				return
+			}
+			e := event.UpdateEvent{ObjectOld: before, ObjectNew: after}
 			if k.passes(func(p predicate.Predicate) bool { return p.Update(e) }) {
 				k.handler.Update(ctx, e, queue)
 			}
